@@ -1,0 +1,34 @@
+// caad: the command-line entry point. A thin main over the libraries: it only
+// parses the command line and hands each subcommand to its module.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "daemon/cli/evaluate.h"
+#include "daemon/cli/exit_codes.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "caad: checks, the way the CA will, that DNS CAA records still let your CA renew your "
+      "customers' certificates."};
+  app.set_version_flag("--version", std::string("caad ") + CAAD_VERSION);
+  app.require_subcommand(1);
+
+  caad::cli::EvaluateOptions evaluate;
+  CLI::App* evaluate_cmd = caad::cli::add_evaluate_command(app, evaluate);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int status = app.exit(e);
+    return status == 0 ? 0 : caad::cli::k_exit_usage;
+  }
+
+  try {
+    if (evaluate_cmd->parsed()) return caad::cli::run_evaluate(evaluate, std::cin, std::cout, std::cerr);
+  } catch (const std::exception& e) {
+    std::cerr << "caad: " << e.what() << "\n";
+    return 70;  // EX_SOFTWARE: a bug; the message says where
+  }
+  return caad::cli::k_exit_usage;
+}

@@ -11,6 +11,13 @@ if(CAAD_WERROR)
   target_compile_options(caad_warnings INTERFACE -Werror)
 endif()
 
+# Fuzzing builds instrument every caad library, not just the fuzz target, so
+# that libFuzzer sees coverage inside the parsers and ASan guards them.
+if(CAAD_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 if(CAAD_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=address,undefined)

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 
+#include "lib/util/text.h"
+
 namespace caad::caa {
 namespace {
 
@@ -57,9 +59,7 @@ class Scanner {
   void advance() { ++m_pos; }
 
   Unexpected<Error> error(std::string_view what) const {
-    std::string msg = "issue value \"";
-    msg += m_text;
-    msg += "\": ";
+    std::string msg = "issue value " + text::quote(m_text) + ": ";
     msg += what;
     if (!done()) {
       msg += " at position " + std::to_string(m_pos + 1) + " (" + describe(peek()) + ")";

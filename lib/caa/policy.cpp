@@ -9,9 +9,12 @@
 #include <array>
 
 #include "lib/caa/issue_value.h"
+#include "lib/util/text.h"
 
 namespace caad::caa {
 namespace {
+
+using text::iequals;
 
 // The points where readings differ (CAA-NOTES §6, items 1, 2, 3, 6 and 8).
 struct Rules {
@@ -36,13 +39,6 @@ const Rules& rules_for(Behaviour b) {
     case Behaviour::strictest: break;
   }
   return k_strictest;
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 
 bool recognised(const Record& r, const Rules& rules) {

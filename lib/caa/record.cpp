@@ -34,6 +34,8 @@
 #include <utility>
 #include <vector>
 
+#include "lib/util/text.h"
+
 namespace caad::caa {
 namespace {
 
@@ -51,9 +53,6 @@ bool is_line_end(char c) {
 }
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 int hex_value(char c) {
@@ -76,13 +75,14 @@ void append_decimal_escape(std::string& out, unsigned char c) {
   out += static_cast<char>('0' + c % 10);
 }
 
-// Shows a piece of input inside an error message, in double quotes, with
-// anything unprintable escaped so that the message itself stays one clean
-// line. Quotes and backslashes stay as they are: the message is for a person.
-std::string show(std::string_view text) {
+// Shows a piece of zone-file text inside an error message, in double quotes,
+// with anything unprintable as \DDD so that the message stays one clean line.
+// Unlike text::quote, quotes and backslashes stay as they are: in zone-file
+// text they are the syntax the person wrote, and escaping them would mislead.
+std::string show(std::string_view input) {
   std::string out = "\"";
   std::size_t shown = 0;
-  for (char c : text) {
+  for (char c : input) {
     if (shown == k_max_quoted_in_error) {
       out += "...";
       break;
@@ -275,13 +275,7 @@ bool tag_fits_text(std::string_view tag) {
 
 }  // namespace
 
-bool Record::tag_is(std::string_view lower) const {
-  if (tag.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < tag.size(); ++i) {
-    if (ascii_lower(tag[i]) != ascii_lower(lower[i])) return false;
-  }
-  return true;
-}
+bool Record::tag_is(std::string_view lower) const { return text::iequals(tag, lower); }
 
 std::string Record::presentation() const {
   if (!tag_fits_text(tag)) {

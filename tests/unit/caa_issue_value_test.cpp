@@ -104,3 +104,13 @@ TEST_CASE("validationmethods lists") {
     CHECK_FALSE(parse_validation_methods(bad).has_value());
   }
 }
+
+TEST_CASE("error messages escape raw octets from the value") {
+  using namespace std::string_literals;
+  auto got = parse_issue_value("ca.example; a=b\0c\x1b"s);
+  REQUIRE_FALSE(got.has_value());
+  const std::string& m = got.error().message;
+  CHECK(m.find('\0') == std::string::npos);
+  CHECK(m.find('\x1b') == std::string::npos);
+  CHECK(m.find("\\x00") != std::string::npos);
+}

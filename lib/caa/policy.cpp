@@ -275,6 +275,13 @@ std::string sentence(const Core& c, std::span<const Record> records, const CaPro
     auto v = parse_issue_value(records[i].value);
     if (v && std::find(named.begin(), named.end(), v->issuer) == named.end()) named.push_back(v->issuer);
   }
+  // A set of sixty issuers would make a sentence nobody reads to the end.
+  constexpr std::size_t k_named_max = 5;
+  if (named.size() > k_named_max) {
+    std::size_t more = named.size() - k_named_max;
+    named.resize(k_named_max);
+    named.push_back("and " + std::to_string(more) + " more");
+  }
   std::string case_note;
   if (f.detail.find("letter case") != std::string::npos) {
     case_note = " (" + f.detail + ")";

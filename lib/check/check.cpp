@@ -11,16 +11,10 @@ namespace {
 
 std::string failure_sentence(const lookup::LookupResult& r) {
   const lookup::Failure& f = *r.failure;
-  std::string kind = lookup::to_string(f.kind);
+  std::string kind = f.kind == lookup::FailureKind::dnssec_bogus ? "DNSSEC bogus" : lookup::to_string(f.kind);
   std::replace(kind.begin(), kind.end(), '_', ' ');
-  std::string s = "caad could not find out which CAA records apply to " + r.request.display() + ": " +
-                  f.detail;
-  if (f.kind == lookup::FailureKind::dnssec_bogus) {
-    s += " (DNSSEC bogus: the signatures at " + f.name.display() + " do not validate)";
-  } else {
-    s += " (" + kind + " at " + f.name.display() + ")";
-  }
-  return s + "; a CA refuses to issue while this lasts.";
+  return "caad could not find out which CAA records apply to " + r.request.display() + ": " + f.detail + " (" +
+         kind + " at " + f.name.display() + "); a CA refuses to issue while this lasts.";
 }
 
 bool treats_tld_nxdomain_as_error(caa::Behaviour b) { return b != caa::Behaviour::rfc8659; }

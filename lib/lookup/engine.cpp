@@ -333,8 +333,9 @@ struct Lookup {
 };
 
 enum class FetchState {
-  asking,     // the plain question is out
-  asking_cd,  // it got SERVFAIL; the same question with CD=1 is out
+  asking,        // the plain question is out
+  asking_again,  // it got SERVFAIL; the plain question is out once more
+  asking_cd,     // SERVFAIL twice; the same question with CD=1 is out
 };
 
 struct Fetch {
@@ -346,7 +347,7 @@ struct Fetch {
   unsigned questions_sent = 0;
   Instant sent;                    // when the last question went out
   std::vector<LookupId> waiters;   // the originator first
-  std::string servfail_server;     // who answered SERVFAIL, while asking_cd
+  std::string servfail_server;     // who answered SERVFAIL, while asking_again or asking_cd
   std::vector<std::string> lines;  // trace lines, when tracing
 };
 
@@ -455,16 +456,19 @@ struct Engine::Impl {
     if (it == m_fetches.end() || it->second.id != e.fetch) return;
     Fetch& f = it->second;
     const bool cd = f.state == FetchState::asking_cd;
+    const bool again = f.state == FetchState::asking_again;
     // Only built when tracing: most replies are never shown to anyone.
     const std::string asked =
-        m_options.trace ? "CAA? " + f.name.text() + (cd ? " (CD=1)" : "") : std::string();
+        m_options.trace ? "CAA? " + f.name.text() + (cd ? " (CD=1)" : again ? " (again)" : "")
+                        : std::string();
 
     if (const Failed* failed = std::get_if<Failed>(&e.reply)) {
       if (m_options.trace) f.lines.push_back(asked + " → no answer: " + failed->detail);
-      if (cd) {
+      if (cd || again) {
         complete(it, QueryFailure{FailureKind::servfail,
                                   who(f.servfail_server) + " answered SERVFAIL for CAA " +
-                                      f.name.text() + " (the CD=1 retry got no answer)",
+                                      f.name.text() + " (the " + (cd ? "CD=1 " : "") +
+                                      "retry got no answer)",
                                   f.servfail_server});
       } else {
         complete(it,
@@ -499,9 +503,19 @@ struct Engine::Impl {
       return;
     }
     if (rcode == k_rcode_servfail && !answer.message.truncated) {
-      f.state = FetchState::asking_cd;
+      // A SERVFAIL is asked once more before the CD=1 probe: a resolver under
+      // load or with a flaky upstream fails transiently, and a transient
+      // failure that the probe then answers would be mistaken for DNSSEC
+      // bogus. The Baseline Requirements also want a retry before a failure
+      // counts.
       f.servfail_server = answer.server;
-      send(f, true);
+      if (f.state == FetchState::asking) {
+        f.state = FetchState::asking_again;
+        send(f, false);
+      } else {
+        f.state = FetchState::asking_cd;
+        send(f, true);
+      }
       return;
     }
 

@@ -336,3 +336,13 @@ TEST_CASE("behaviour names") {
   CHECK_FALSE(parse_behaviour("LetsEncrypt").has_value());
   CHECK_FALSE(parse_behaviour("").has_value());
 }
+
+TEST_CASE("a long list of other issuers is cut in the sentence") {
+  std::vector<Record> records;
+  for (int i = 0; i < 60; ++i) records.push_back(rec(0, "issue", "ca" + std::to_string(i) + ".example.net"));
+  CaProfile ca{"letsencrypt.org", std::nullopt, std::nullopt, Behaviour::strictest};
+  Decision d = evaluate(records, ca, Request{"example.com", false, "example.com"});
+  CHECK(d.verdict == Verdict::denied);
+  CHECK(d.sentence.find("allow only ca0.example.net, ca1.example.net, ca2.example.net, ca3.example.net, "
+                        "ca4.example.net, and 55 more to issue") != std::string::npos);
+}

@@ -140,6 +140,11 @@ class ScriptedTransport final : public lookup::Transport {
         Key{std::string(qname), cd},
         Reply{Failed{kind, std::string("no usable answer from ") + k_server, k_server}});
   }
+  // Answers the next question for qname (plain, CD=0) with m, once, before
+  // any standing script applies.
+  void script_once(std::string_view qname, dns::Message m) {
+    m_once[std::string(qname)].push_back(Reply{Answer{std::move(m), k_server}});
+  }
   void set_default(dns::Message m) { m_default = std::move(m); }
   void set_mode(Mode mode) { m_mode = mode; }
 
@@ -148,6 +153,10 @@ class ScriptedTransport final : public lookup::Transport {
     Reply reply = Answer{m_default, k_server};
     if (auto it = m_script.find(Key{q.name.text(), q.checking_disabled}); it != m_script.end()) {
       reply = it->second;
+    }
+    if (auto it = m_once.find(q.name.text()); !q.checking_disabled && it != m_once.end() && !it->second.empty()) {
+      reply = std::move(it->second.front());
+      it->second.pop_front();
     }
     if (m_mode == Mode::held) {
       m_held.emplace_back(std::move(done), std::move(reply));
@@ -189,6 +198,7 @@ class ScriptedTransport final : public lookup::Transport {
  private:
   using Key = std::pair<std::string, bool>;
   std::map<Key, Reply> m_script;
+  std::map<std::string, std::deque<Reply>> m_once;
   dns::Message m_default = nodata();
   Mode m_mode = Mode::immediate;
   std::deque<std::pair<ReplyHandler, Reply>> m_held;
@@ -585,8 +595,9 @@ TEST_CASE("SERVFAIL is retried with CD=1 to tell DNSSEC bogus apart") {
     CHECK(r.failure->server == k_server);
     CHECK(r.failure->detail.find("127.0.0.1:53 answered SERVFAIL for CAA example.com") !=
           std::string::npos);
-    CHECK(r.queries == 2);
-    CHECK(f.transport.asked_names() == std::vector<std::string>{"example.com", "example.com +cd"});
+    CHECK(r.queries == 3);
+    CHECK(f.transport.asked_names() ==
+          std::vector<std::string>{"example.com", "example.com", "example.com +cd"});
   }
   SUBCASE("the CD=1 retry times out: servfail") {
     f.transport.script_failure("example.com", TransportFailure::timeout, true);
@@ -603,7 +614,7 @@ TEST_CASE("SERVFAIL is retried with CD=1 to tell DNSSEC bogus apart") {
     CHECK(r.failure->kind == FailureKind::dnssec_bogus);
     CHECK(r.failure->detail.find("DNSSEC bogus") != std::string::npos);
     CHECK(r.records.empty());  // records read without validation are not the answer
-    CHECK(r.queries == 2);
+    CHECK(r.queries == 3);
   }
   SUBCASE("NXDOMAIN with CD=1: dnssec_bogus") {
     f.transport.script("example.com", nxdomain("com"), true);
@@ -613,6 +624,22 @@ TEST_CASE("SERVFAIL is retried with CD=1 to tell DNSSEC bogus apart") {
     CHECK(r.failure->kind == FailureKind::dnssec_bogus);
   }
   CHECK(f.transport.asked("com") == 0);
+}
+
+TEST_CASE("a transient SERVFAIL is asked again before it can count as DNSSEC bogus") {
+  ScriptedTransport transport;
+  ManualClock clock;
+  dns::Message servfail;
+  servfail.rcode = 2;
+  transport.script_once("example.com", servfail);
+  transport.script("example.com", caa_at("example.com"));
+  transport.script("example.com", caa_at("example.com"), true);
+  Engine engine(transport, clock);
+  LookupResult r = run(engine, "example.com");
+  CHECK_FALSE(r.failure);
+  CHECK(r.records.size() == 1);
+  CHECK(transport.asked("example.com", true) == 0);
+  CHECK(r.queries == 2);
 }
 
 TEST_CASE("each failing RCODE keeps its own kind, without a CD retry") {

@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "daemon/cli/check.h"
 #include "daemon/cli/evaluate.h"
 #include "daemon/cli/exit_codes.h"
 
@@ -14,6 +15,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("caad ") + CAAD_VERSION);
   app.require_subcommand(1);
 
+  caad::cli::CheckOptions check;
+  CLI::App* check_cmd = caad::cli::add_check_command(app, check);
   caad::cli::EvaluateOptions evaluate;
   CLI::App* evaluate_cmd = caad::cli::add_evaluate_command(app, evaluate);
 
@@ -25,6 +28,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (check_cmd->parsed()) return caad::cli::run_check(check, std::cin, std::cout, std::cerr);
     if (evaluate_cmd->parsed()) return caad::cli::run_evaluate(evaluate, std::cin, std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << "caad: " << e.what() << "\n";

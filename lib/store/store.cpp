@@ -1,0 +1,1019 @@
+// The SQLite store: opening and migrating the file, and every query caad runs
+// against it. The schema, and why it looks the way it does, is described at
+// the top of schema/0001_init.sql.
+//
+// Every C resource has one owner. The connection is a unique_ptr closed with
+// sqlite3_close_v2. Each SQL text is prepared once per Store, on first use,
+// and kept in a cache (Database) that owns the sqlite3_stmt; a Query borrows
+// a cached statement for one use and resets it when it goes out of scope, so
+// a statement never keeps a read open or holds a stale binding. A Transaction
+// rolls back unless committed, so every early `return fail(...)` inside one
+// leaves the file as it was: that is how upsert() and write_checks() are all
+// or nothing, and how a dry run writes nothing.
+//
+// Write transactions start with BEGIN IMMEDIATE: the writer takes the lock
+// (waiting up to the busy timeout) before it reads anything, so it can never
+// fail half-way with SQLITE_BUSY on upgrading a read lock. Readers in other
+// processes are not blocked at all: in WAL mode they see the last committed
+// state.
+//
+// Opening checks the file before changing it: a foreign SQLite file (another
+// application_id, or no id but tables of its own) and a schema newer than
+// this binary are refused before the journal mode is switched. A read_only
+// Store never migrates: caad-status must not change the file the daemon owns.
+#include "lib/store/store.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <filesystem>
+#include <limits>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+#include "lib/util/text.h"
+#include "lib/util/time.h"
+
+namespace caad::store {
+namespace {
+
+// One numbered migration, compiled in from schema/NNNN_name.sql.
+struct Migration {
+  int number;
+  const char* name;
+  const char* sql;
+};
+
+constexpr Migration k_migrations[] = {
+#include "lib/store/migrations.inc"
+};
+
+// How long a statement waits for a lock held by another connection (a
+// migration, a checkpoint) before it fails with "database is locked".
+constexpr int k_busy_timeout_ms = 5000;
+// The page cache per connection, in KiB. SQLite's default (2 MB) makes a
+// large import thrash the name index; 32 MB keeps a million domains' hot
+// pages in memory and stays well inside the daemon's memory budget.
+constexpr int k_cache_kib = 32 * 1024;
+
+struct ConnectionCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
+
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+struct SqliteFree {
+  void operator()(char* p) const { sqlite3_free(p); }
+};
+using SqliteString = std::unique_ptr<char, SqliteFree>;
+
+// SQLITE_TRANSIENT ("SQLite copies the value") is spelled in sqlite3.h as an
+// old-style cast of -1 to a destructor pointer, which -Wold-style-cast
+// rejects wherever the macro is expanded; this is the one place it is.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+sqlite3_destructor_type transient() {
+  return SQLITE_TRANSIENT;
+}
+#pragma GCC diagnostic pop
+
+// Passes an error from one Result type to another.
+Unexpected<Error> propagate(const Error& e) {
+  return {e};
+}
+
+// A cached prepared statement in use: binds parameters in order (?1, ?2...),
+// steps, reads columns. Its destructor resets the statement, which ends its
+// read and readies it for the next use.
+class Query {
+ public:
+  Query(sqlite3* db, sqlite3_stmt* stmt) : m_db(db), m_stmt(stmt) {
+    // Two Queries on one cached statement at once would step over each other.
+    assert(sqlite3_stmt_busy(stmt) == 0);
+  }
+  Query(Query&& other) noexcept
+      : m_db(other.m_db),
+        m_stmt(std::exchange(other.m_stmt, nullptr)),
+        m_next(other.m_next),
+        m_bind_rc(other.m_bind_rc) {}
+  Query& operator=(Query&&) = delete;
+  ~Query() {
+    if (m_stmt == nullptr) return;
+    sqlite3_reset(m_stmt);
+    sqlite3_clear_bindings(m_stmt);
+  }
+
+  Query& bind_int(std::int64_t v) { return note(sqlite3_bind_int64(m_stmt, m_next++, v)); }
+  Query& bind_bool(bool v) { return bind_int(v ? 1 : 0); }
+  Query& bind_null() { return note(sqlite3_bind_null(m_stmt, m_next++)); }
+  Query& bind_text(std::string_view v) {
+    // A null pointer would bind NULL; an empty string_view may carry one.
+    const char* data = v.data() != nullptr ? v.data() : "";
+    return note(sqlite3_bind_text64(m_stmt, m_next++, data, v.size(), transient(), SQLITE_UTF8));
+  }
+  Query& bind_opt_int(const std::optional<std::int64_t>& v) {
+    return v ? bind_int(*v) : bind_null();
+  }
+  Query& bind_opt_text(const std::optional<std::string>& v) {
+    return v ? bind_text(*v) : bind_null();
+  }
+
+  // One step: true when a row is ready, false when the statement is done.
+  Result<bool> step() {
+    if (m_bind_rc != SQLITE_OK) return fail(sqlite3_errstr(m_bind_rc));
+    int rc = sqlite3_step(m_stmt);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return fail(sqlite3_errmsg(m_db));
+  }
+  // Runs the statement to completion, ignoring any rows.
+  Status run() {
+    for (;;) {
+      auto r = step();
+      if (!r) return propagate(r.error());
+      if (!*r) return Ok{};
+    }
+  }
+
+  std::int64_t int_at(int col) const { return sqlite3_column_int64(m_stmt, col); }
+  bool bool_at(int col) const { return int_at(col) != 0; }
+  bool is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+  std::optional<std::int64_t> opt_int_at(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return int_at(col);
+  }
+  std::string text_at(int col) const {
+    // sqlite3_column_text first, then the byte count, as sqlite3.h asks.
+    const unsigned char* p = sqlite3_column_text(m_stmt, col);
+    if (p == nullptr) return {};
+    int n = sqlite3_column_bytes(m_stmt, col);
+    return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+  }
+  std::optional<std::string> opt_text_at(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return text_at(col);
+  }
+
+ private:
+  Query& note(int rc) {
+    if (m_bind_rc == SQLITE_OK) m_bind_rc = rc;
+    return *this;
+  }
+
+  sqlite3* m_db;
+  sqlite3_stmt* m_stmt;
+  int m_next = 1;
+  int m_bind_rc = SQLITE_OK;  // the first failed bind, reported by step()
+};
+
+// The connection and its statement cache.
+class Database {
+ public:
+  Database(std::string path, Connection connection)
+      : m_path(std::move(path)), m_connection(std::move(connection)) {}
+
+  const std::string& path() const { return m_path; }
+  sqlite3* handle() const { return m_connection.get(); }
+
+  // The statement for `sql`, prepared on its first use. The cache is keyed by
+  // the text's address: pass the k_sql_* constants, not built strings.
+  Result<Query> query(const char* sql) {
+    auto it = m_statements.find(sql);
+    if (it == m_statements.end()) {
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v3(handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+      StatementPtr stmt(raw);
+      if (rc != SQLITE_OK)
+        return fail(std::string(sqlite3_errmsg(handle())) + " (preparing: " + sql + ")");
+      it = m_statements.emplace(sql, std::move(stmt)).first;
+    }
+    return Query(handle(), it->second.get());
+  }
+
+  // Runs SQL that is used once or rarely (pragmas, transactions, migrations)
+  // without caching it.
+  Status exec(const std::string& sql) {
+    char* raw = nullptr;
+    int rc = sqlite3_exec(handle(), sql.c_str(), nullptr, nullptr, &raw);
+    SqliteString message(raw);
+    if (rc == SQLITE_OK) return Ok{};
+    return fail(message ? message.get() : sqlite3_errstr(rc));
+  }
+
+  // The first column of the first row of a one-off statement (0 or "" when
+  // there is no row).
+  Result<std::int64_t> scalar_int(const std::string& sql) {
+    auto stmt = first_row(sql);
+    if (!stmt) return propagate(stmt.error());
+    return *stmt ? sqlite3_column_int64(stmt->get(), 0) : std::int64_t{0};
+  }
+  Result<std::string> scalar_text(const std::string& sql) {
+    auto stmt = first_row(sql);
+    if (!stmt) return propagate(stmt.error());
+    const unsigned char* p = *stmt ? sqlite3_column_text(stmt->get(), 0) : nullptr;
+    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p));
+  }
+
+ private:
+  // Prepares `sql` and steps it once: the statement on a row, null when done.
+  Result<StatementPtr> first_row(const std::string& sql) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(handle(), sql.c_str(), -1, &raw, nullptr);
+    StatementPtr stmt(raw);
+    if (rc != SQLITE_OK) return fail(sqlite3_errmsg(handle()));
+    rc = sqlite3_step(stmt.get());
+    if (rc == SQLITE_DONE) return StatementPtr();
+    if (rc != SQLITE_ROW) return fail(sqlite3_errmsg(handle()));
+    return stmt;
+  }
+
+  std::string m_path;
+  Connection m_connection;
+  // Declared after the connection, so destroyed (finalized) before it closes.
+  std::unordered_map<const char*, StatementPtr> m_statements;
+};
+
+// A transaction that rolls back unless committed.
+class Transaction {
+ public:
+  enum class Kind { read, write };
+
+  static Result<Transaction> begin(Database& db, Kind kind) {
+    if (auto r = db.exec(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN"); !r) {
+      return propagate(r.error());
+    }
+    return Transaction(db.handle());
+  }
+
+  Transaction(Transaction&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction() {
+    // SQLite may have rolled back already (some errors do); then there is
+    // nothing left to undo and ROLLBACK would only fail.
+    if (m_db != nullptr && sqlite3_get_autocommit(m_db) == 0) {
+      sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+
+  // On failure the transaction stays open and the destructor rolls it back.
+  Status commit() {
+    if (sqlite3_exec(m_db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return fail(sqlite3_errmsg(m_db));
+    }
+    m_db = nullptr;
+    return Ok{};
+  }
+
+ private:
+  explicit Transaction(sqlite3* db) : m_db(db) {}
+  sqlite3* m_db;  // null once committed or moved from
+};
+
+// ---- SQL ----------------------------------------------------------------
+
+constexpr const char k_sql_find_key[] =
+    "SELECT id, cas, not_after, renew_at, enabled FROM domains WHERE name = ?1 AND wildcard = ?2";
+constexpr const char k_sql_insert_domain[] =
+    "INSERT INTO domains (name, wildcard, cas, not_after, renew_at, enabled, added_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)";
+constexpr const char k_sql_insert_new_state[] =
+    "INSERT INTO domain_state (domain_id, next_check_at) VALUES (?1, 0)";
+constexpr const char k_sql_update_domain[] =
+    "UPDATE domains SET cas = ?2, not_after = ?3, renew_at = ?4, enabled = ?5, updated_at = ?6 "
+    "WHERE id = ?1";
+// A changed domain is checked at once; a changed renewal starts a new
+// renewal_at_risk episode.
+constexpr const char k_sql_reschedule[] =
+    "INSERT INTO domain_state (domain_id, next_check_at) VALUES (?1, 0) "
+    "ON CONFLICT (domain_id) DO UPDATE SET next_check_at = 0, "
+    "at_risk_reported = CASE WHEN ?2 THEN 0 ELSE at_risk_reported END";
+constexpr const char k_sql_remove[] = "DELETE FROM domains WHERE name = ?1 AND wildcard = ?2";
+
+// Domain columns, in the order read_domain() reads them.
+constexpr const char k_sql_list[] =
+    "SELECT id, name, wildcard, cas, not_after, renew_at, enabled, added_at, updated_at "
+    "FROM domains ORDER BY name, wildcard LIMIT ?1 OFFSET ?2";
+constexpr const char k_sql_find[] =
+    "SELECT id, name, wildcard, cas, not_after, renew_at, enabled, added_at, updated_at "
+    "FROM domains WHERE name = ?1 AND wildcard = ?2";
+// Both walk the next_check_at index, whose order is (next_check_at, rowid),
+// and stop after LIMIT rows. CROSS JOIN makes SQLite keep domain_state as the
+// outer loop; left to itself it may scan every domain and sort.
+constexpr const char k_sql_due[] =
+    "SELECT d.id, d.name, d.wildcard, d.cas, d.not_after, d.renew_at, d.enabled, d.added_at, "
+    "d.updated_at, s.verdict, s.exposure, s.relevant_owner, s.failure_kind, s.reason, "
+    "s.result_json, "
+    "s.last_checked_at, s.changed_at, s.next_check_at, s.consecutive_failures, s.at_risk_reported "
+    "FROM domain_state AS s CROSS JOIN domains AS d ON d.id = s.domain_id "
+    "WHERE s.next_check_at <= ?1 AND d.enabled = 1 "
+    "ORDER BY s.next_check_at, s.domain_id LIMIT ?2";
+// ORDER BY ... LIMIT 1 rather than MIN(): it stops at the first enabled row
+// of the index instead of aggregating over every domain.
+constexpr const char k_sql_next_due[] =
+    "SELECT s.next_check_at FROM domain_state AS s CROSS JOIN domains AS d ON d.id = s.domain_id "
+    "WHERE d.enabled = 1 ORDER BY s.next_check_at, s.domain_id LIMIT 1";
+
+// State columns, in the order bind_state() and read_state() use them. The
+// EXISTS skips a domain removed while its check ran.
+constexpr const char k_sql_write_state[] =
+    "INSERT INTO domain_state (domain_id, verdict, exposure, relevant_owner, failure_kind, reason, "
+    "result_json, last_checked_at, changed_at, next_check_at, consecutive_failures, "
+    "at_risk_reported) "
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 "
+    "WHERE EXISTS (SELECT 1 FROM domains WHERE id = ?1) "
+    "ON CONFLICT (domain_id) DO UPDATE SET "
+    "verdict = excluded.verdict, exposure = excluded.exposure, "
+    "relevant_owner = excluded.relevant_owner, failure_kind = excluded.failure_kind, "
+    "reason = excluded.reason, result_json = excluded.result_json, "
+    "last_checked_at = excluded.last_checked_at, changed_at = excluded.changed_at, "
+    "next_check_at = excluded.next_check_at, consecutive_failures = excluded.consecutive_failures, "
+    "at_risk_reported = excluded.at_risk_reported";
+constexpr const char k_sql_write_target[] =
+    "INSERT INTO provider_targets (name, verdict, exposure, relevant_owner, failure_kind, reason, "
+    "result_json, last_checked_at, changed_at, next_check_at, consecutive_failures, "
+    "at_risk_reported) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "ON CONFLICT (name) DO UPDATE SET "
+    "verdict = excluded.verdict, exposure = excluded.exposure, "
+    "relevant_owner = excluded.relevant_owner, failure_kind = excluded.failure_kind, "
+    "reason = excluded.reason, result_json = excluded.result_json, "
+    "last_checked_at = excluded.last_checked_at, changed_at = excluded.changed_at, "
+    "next_check_at = excluded.next_check_at, consecutive_failures = excluded.consecutive_failures, "
+    "at_risk_reported = excluded.at_risk_reported";
+constexpr const char k_sql_target_state[] =
+    "SELECT verdict, exposure, relevant_owner, failure_kind, reason, result_json, last_checked_at, "
+    "changed_at, next_check_at, consecutive_failures, at_risk_reported "
+    "FROM provider_targets WHERE name = ?1";
+// Matches the partial index domain_state_pinned_owner.
+constexpr const char k_sql_count_pinned[] =
+    "SELECT count(*) FROM domain_state WHERE exposure = 'pinned' AND relevant_owner = ?1";
+
+constexpr const char k_sql_insert_history[] =
+    "INSERT INTO check_history (subject, checked_at, verdict, exposure, failure_kind, result_json) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr const char k_sql_insert_event[] =
+    "INSERT INTO events (subject, kind, severity, at, data_json) VALUES (?1, ?2, ?3, ?4, ?5)";
+// Two routes naming one endpoint still give it one delivery.
+constexpr const char k_sql_insert_outbox[] =
+    "INSERT INTO outbox (event_id, endpoint, state, attempts, next_attempt_at, created_at) "
+    "VALUES (?1, ?2, 'pending', 0, ?3, ?3) ON CONFLICT (event_id, endpoint) DO NOTHING";
+
+constexpr const char k_sql_count_domains[] =
+    "SELECT count(*), "
+    "coalesce(sum(d.enabled), 0), "
+    "coalesce(sum(d.enabled AND s.next_check_at <= ?1), 0), "
+    "coalesce(sum(d.enabled AND s.verdict = 'permitted'), 0), "
+    "coalesce(sum(d.enabled AND s.verdict = 'denied'), 0), "
+    "coalesce(sum(d.enabled AND s.verdict = 'lookup_failed'), 0), "
+    "coalesce(sum(d.enabled AND coalesce(s.verdict, '') = ''), 0), "
+    "coalesce(sum(d.enabled AND s.verdict <> '' AND s.exposure = 'pinned'), 0), "
+    "coalesce(sum(d.enabled AND s.verdict <> '' AND s.exposure = 'exposed'), 0) "
+    "FROM domains AS d LEFT JOIN domain_state AS s ON s.domain_id = d.id";
+constexpr const char k_sql_count_outbox[] = "SELECT count(*) FROM outbox WHERE state = ?1";
+constexpr const char k_sql_prune_history[] = "DELETE FROM check_history WHERE checked_at < ?1";
+constexpr const char k_sql_heartbeat[] =
+    "INSERT INTO daemon (id, pid, heartbeat_at, status_line, last_sweep_at) "
+    "VALUES (1, ?1, ?2, ?3, ?2) "
+    "ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, heartbeat_at = excluded.heartbeat_at, "
+    "status_line = excluded.status_line, last_sweep_at = excluded.last_sweep_at";
+constexpr const char k_sql_integrity[] = "PRAGMA integrity_check";
+
+// ---- Values ---------------------------------------------------------------
+
+std::string dump_json(const nlohmann::json& j) {
+  // replace: a stray invalid UTF-8 byte must not throw out of a write.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string cas_json(const std::vector<std::string>& cas) {
+  return dump_json(nlohmann::json(cas));
+}
+
+Result<std::vector<std::string>> parse_cas(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_array())
+    return fail("cas is not a JSON array: " + text::quote(text));
+  std::vector<std::string> cas;
+  cas.reserve(j.size());
+  for (const auto& e : j) {
+    if (!e.is_string()) return fail("cas holds a non-string: " + text::quote(text));
+    cas.push_back(e.get<std::string>());
+  }
+  return cas;
+}
+
+// The sizes SQLite takes: LIMIT -1 means no limit.
+std::int64_t sql_count(std::size_t n) {
+  constexpr auto k_max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+  return n > k_max ? -1 : static_cast<std::int64_t>(n);
+}
+
+std::size_t to_size(std::int64_t n) {
+  return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+Result<Domain> read_domain(const Query& q, int col) {
+  std::int64_t id = q.int_at(col);
+  std::string name = q.text_at(col + 1);
+  auto parsed = dns::Name::from_dns(name);
+  if (!parsed)
+    return fail("domain " + std::to_string(id) + " has a malformed name " + text::quote(name));
+  auto cas = parse_cas(q.text_at(col + 3));
+  if (!cas) return fail("domain " + name + ": " + cas.error().message);
+  DomainSpec spec{dns::DomainRequest{*parsed, q.bool_at(col + 2)}, std::move(*cas),
+                  q.opt_int_at(col + 4), q.opt_int_at(col + 5), q.bool_at(col + 6)};
+  return Domain{id, std::move(spec), q.int_at(col + 7), q.int_at(col + 8)};
+}
+
+DomainState read_state(const Query& q, int col) {
+  DomainState s;
+  s.verdict = q.text_at(col);
+  s.exposure = q.text_at(col + 1);
+  s.relevant_owner = q.opt_text_at(col + 2);
+  s.failure_kind = q.opt_text_at(col + 3);
+  s.reason = q.text_at(col + 4);
+  s.result_json = q.text_at(col + 5);
+  s.last_checked_at = q.int_at(col + 6);
+  s.changed_at = q.int_at(col + 7);
+  s.next_check_at = q.int_at(col + 8);
+  s.consecutive_failures = static_cast<int>(q.int_at(col + 9));
+  s.at_risk_reported = q.bool_at(col + 10);
+  return s;
+}
+
+void bind_state(Query& q, const DomainState& s) {
+  q.bind_text(s.verdict)
+      .bind_text(s.exposure)
+      .bind_opt_text(s.relevant_owner)
+      .bind_opt_text(s.failure_kind)
+      .bind_text(s.reason)
+      .bind_text(s.result_json)
+      .bind_int(s.last_checked_at)
+      .bind_int(s.changed_at)
+      .bind_int(s.next_check_at)
+      .bind_int(s.consecutive_failures)
+      .bind_bool(s.at_risk_reported);
+}
+
+// ---- Upsert reports -------------------------------------------------------
+
+std::string describe_cas(const std::vector<std::string>& cas) {
+  if (cas.empty()) return "every configured CA";
+  std::string out;
+  for (const auto& ca : cas) {
+    if (!out.empty()) out += " then ";
+    out += ca;
+  }
+  return out;
+}
+
+std::string describe_time(const std::optional<UnixSeconds>& t) {
+  return t ? format_timestamp(*t) : std::string("none");
+}
+
+// "add shop.example.com (ca letsencrypt, renew_at 2026-12-31T00:00:00Z)"
+std::string describe_add(const DomainSpec& spec) {
+  std::string line = "add " + spec.request.text() + " (";
+  line += spec.cas.empty() ? describe_cas(spec.cas) : "ca " + describe_cas(spec.cas);
+  if (spec.not_after) line += ", not_after " + format_timestamp(*spec.not_after);
+  if (spec.renew_at) line += ", renew_at " + format_timestamp(*spec.renew_at);
+  if (!spec.enabled) line += ", disabled";
+  return line + ")";
+}
+
+// What a stored domain looked like before an update.
+struct StoredSpec {
+  std::int64_t id = 0;
+  std::string cas_json;
+  std::optional<UnixSeconds> not_after;
+  std::optional<UnixSeconds> renew_at;
+  bool enabled = true;
+};
+
+// "update x: renew_at 2026-01-01T00:00:00Z → 2026-12-31T00:00:00Z"
+std::string describe_update(const StoredSpec& old, const DomainSpec& spec,
+                            const std::string& new_cas_json) {
+  std::string line = "update " + spec.request.text() + ":";
+  std::string_view sep = " ";
+  auto add = [&](const std::string& what) {
+    line += sep;
+    line += what;
+    sep = ", ";
+  };
+  if (old.cas_json != new_cas_json) {
+    auto old_cas = parse_cas(old.cas_json);
+    add("ca " + (old_cas ? describe_cas(*old_cas) : old.cas_json) + " → " + describe_cas(spec.cas));
+  }
+  if (old.not_after != spec.not_after) {
+    add("not_after " + describe_time(old.not_after) + " → " + describe_time(spec.not_after));
+  }
+  if (old.renew_at != spec.renew_at) {
+    add("renew_at " + describe_time(old.renew_at) + " → " + describe_time(spec.renew_at));
+  }
+  if (old.enabled != spec.enabled) add(spec.enabled ? "disabled → enabled" : "enabled → disabled");
+  return line;
+}
+
+// Adds or updates one domain; returns its id.
+Result<std::int64_t> upsert_one(Database& db, const DomainSpec& spec, UnixSeconds now,
+                                UpsertReport& report) {
+  const std::string& name = spec.request.name.text();
+  std::string cas = cas_json(spec.cas);
+
+  std::optional<StoredSpec> old;
+  {
+    auto q = db.query(k_sql_find_key);
+    if (!q) return propagate(q.error());
+    q->bind_text(name).bind_bool(spec.request.wildcard);
+    auto row = q->step();
+    if (!row) return propagate(row.error());
+    if (*row) {
+      old = StoredSpec{q->int_at(0), q->text_at(1), q->opt_int_at(2), q->opt_int_at(3),
+                       q->bool_at(4)};
+    }
+  }
+
+  if (!old) {
+    {
+      auto q = db.query(k_sql_insert_domain);
+      if (!q) return propagate(q.error());
+      q->bind_text(name)
+          .bind_bool(spec.request.wildcard)
+          .bind_text(cas)
+          .bind_opt_int(spec.not_after)
+          .bind_opt_int(spec.renew_at)
+          .bind_bool(spec.enabled)
+          .bind_int(now);
+      if (auto r = q->run(); !r) return propagate(r.error());
+    }
+    std::int64_t id = sqlite3_last_insert_rowid(db.handle());
+    auto q = db.query(k_sql_insert_new_state);
+    if (!q) return propagate(q.error());
+    q->bind_int(id);
+    if (auto r = q->run(); !r) return propagate(r.error());
+    ++report.added;
+    report.changes.push_back(describe_add(spec));
+    return id;
+  }
+
+  bool renewal_changed = old->not_after != spec.not_after || old->renew_at != spec.renew_at;
+  if (!renewal_changed && old->cas_json == cas && old->enabled == spec.enabled) {
+    ++report.unchanged;
+    return old->id;
+  }
+  {
+    auto q = db.query(k_sql_update_domain);
+    if (!q) return propagate(q.error());
+    q->bind_int(old->id)
+        .bind_text(cas)
+        .bind_opt_int(spec.not_after)
+        .bind_opt_int(spec.renew_at)
+        .bind_bool(spec.enabled)
+        .bind_int(now);
+    if (auto r = q->run(); !r) return propagate(r.error());
+  }
+  {
+    auto q = db.query(k_sql_reschedule);
+    if (!q) return propagate(q.error());
+    q->bind_int(old->id).bind_bool(renewal_changed);
+    if (auto r = q->run(); !r) return propagate(r.error());
+  }
+  ++report.updated;
+  report.changes.push_back(describe_update(*old, spec, cas));
+  return old->id;
+}
+
+// Inserts events and their outbox rows; `subject` stands in for an event
+// that names none.
+Status insert_events(Database& db, std::span<const Event> events, const std::string& subject,
+                     std::span<const OutboxRoute> routes) {
+  for (const Event& e : events) {
+    {
+      auto q = db.query(k_sql_insert_event);
+      if (!q) return propagate(q.error());
+      q->bind_text(e.subject.empty() ? subject : e.subject)
+          .bind_text(e.kind)
+          .bind_text(to_string(e.severity))
+          .bind_int(e.at)
+          .bind_text(e.data.is_null() ? std::string("{}") : dump_json(e.data));
+      if (auto r = q->run(); !r) return fail("event " + e.kind + ": " + r.error().message);
+    }
+    std::int64_t event_id = sqlite3_last_insert_rowid(db.handle());
+    for (const OutboxRoute& route : routes) {
+      if (!route.wants(e)) continue;
+      auto q = db.query(k_sql_insert_outbox);
+      if (!q) return propagate(q.error());
+      q->bind_int(event_id).bind_text(route.endpoint).bind_int(e.at);
+      if (auto r = q->run(); !r)
+        return fail("outbox for " + route.endpoint + ": " + r.error().message);
+    }
+  }
+  return Ok{};
+}
+
+// Reads one count from a single-row query.
+Result<std::size_t> count_query(Database& db, const char* sql, const std::string& arg) {
+  auto q = db.query(sql);
+  if (!q) return propagate(q.error());
+  q->bind_text(arg);
+  auto row = q->step();
+  if (!row) return propagate(row.error());
+  return *row ? to_size(q->int_at(0)) : std::size_t{0};
+}
+
+}  // namespace
+
+// ---- Store ----------------------------------------------------------------
+
+struct Store::Impl {
+  Impl(Database d, Mode m) : db(std::move(d)), mode(m) {}
+
+  Database db;
+  Mode mode;
+  int version = 0;
+
+  Status writable(std::string_view doing) const {
+    if (mode == Mode::read_only) {
+      return fail("cannot " + std::string(doing) + ": " + db.path() + " is open read-only");
+    }
+    return Ok{};
+  }
+
+  // "cannot <doing> <path>: <why>"
+  Unexpected<Error> error(std::string_view doing, const Error& e) const {
+    return fail("cannot " + std::string(doing) + " " + db.path() + ": " + e.message);
+  }
+
+  Status configure();
+  Status migrate();
+};
+
+Status Store::Impl::configure() {
+  const std::string& path = db.path();
+  if (auto r = db.exec("PRAGMA foreign_keys = ON"); !r) return error("open", r.error());
+
+  // Look before changing anything: the WAL switch below writes the header.
+  auto application_id = db.scalar_int("PRAGMA application_id");
+  if (!application_id) {
+    if ((sqlite3_errcode(db.handle()) & 0xff) == SQLITE_NOTADB) {
+      return fail(path + " is not a caad database (it is not an SQLite database at all)");
+    }
+    return error("read", application_id.error());
+  }
+  auto user_version = db.scalar_int("PRAGMA user_version");
+  if (!user_version) return error("read", user_version.error());
+  auto objects = db.scalar_int("SELECT count(*) FROM sqlite_schema");
+  if (!objects) return error("read", objects.error());
+
+  bool empty = *application_id == 0 && *user_version == 0 && *objects == 0;
+  if (*application_id != k_application_id && !empty) return fail(path + " is not a caad database");
+  version = static_cast<int>(*user_version);
+  int latest = latest_schema_version();
+  if (*user_version > latest) {
+    return fail(path + " was written by a newer caad (schema " + std::to_string(*user_version) +
+                ", this caad knows up to " + std::to_string(latest) + "); upgrade caad");
+  }
+  if (mode == Mode::read_only && version < latest) {
+    if (empty) {
+      return fail(path +
+                  " holds no caad data yet; the daemon (caad run) must create its schema first");
+    }
+    return fail(path + " has schema " + std::to_string(version) + ", older than this caad's " +
+                std::to_string(latest) + "; the daemon (caad run) must migrate it first");
+  }
+
+  if (mode == Mode::read_write) {
+    auto journal = db.scalar_text("PRAGMA journal_mode = WAL");
+    if (!journal) return error("switch to WAL mode", journal.error());
+    if (*journal != "wal") {
+      return fail("cannot switch " + path + " to WAL mode (it stays in " + *journal + " mode)");
+    }
+  }
+  if (auto r = db.exec("PRAGMA synchronous = NORMAL"); !r) return error("configure", r.error());
+  if (auto r = db.exec("PRAGMA cache_size = -" + std::to_string(k_cache_kib)); !r) {
+    return error("configure", r.error());
+  }
+  if (mode == Mode::read_write) return migrate();
+  return Ok{};
+}
+
+Status Store::Impl::migrate() {
+  for (const Migration& m : k_migrations) {
+    if (m.number <= version) continue;
+    // "cannot migrate /var/lib/caad/caad.db to schema 2 (0002_x): <why>"
+    auto failed = [&](const Error& e) {
+      return fail("cannot migrate " + db.path() + " to schema " + std::to_string(m.number) + " (" +
+                  m.name + "): " + e.message);
+    };
+    auto tx = Transaction::begin(db, Transaction::Kind::write);
+    if (!tx) return failed(tx.error());
+    // Another caad may have migrated while this one waited for the lock.
+    auto current = db.scalar_int("PRAGMA user_version");
+    if (!current) return failed(current.error());
+    if (*current >= m.number) {
+      version = static_cast<int>(*current);
+      continue;
+    }
+    if (auto r = db.exec(m.sql); !r) return failed(r.error());
+    if (auto r = db.exec("PRAGMA user_version = " + std::to_string(m.number)); !r)
+      return failed(r.error());
+    if (auto r = db.exec("PRAGMA application_id = " + std::to_string(k_application_id)); !r) {
+      return failed(r.error());
+    }
+    if (auto r = tx->commit(); !r) return failed(r.error());
+    version = m.number;
+  }
+  return Ok{};
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
+  if (path.empty()) return fail("the database path is empty");
+  if (mode == Mode::read_only) {
+    std::error_code ec;
+    // On an error (no permission to look), let SQLite say what is wrong.
+    if (!std::filesystem::exists(path, ec) && !ec)
+      return fail("database " + path + " does not exist");
+  }
+  // NOMUTEX: a Store is used by one thread at a time, so SQLite's own
+  // per-connection mutex would only cost time.
+  int flags = (mode == Mode::read_only ? SQLITE_OPEN_READONLY
+                                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+              SQLITE_OPEN_NOMUTEX;
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  Connection connection(raw);  // sqlite3_open_v2 allocates a handle even when it fails
+  if (rc != SQLITE_OK) {
+    return fail("cannot open database " + path + ": " +
+                (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(raw, k_busy_timeout_ms);
+
+  auto impl = std::make_unique<Impl>(Database(path, std::move(connection)), mode);
+  if (auto r = impl->configure(); !r) return propagate(r.error());
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+int Store::schema_version() const {
+  return m_impl->version;
+}
+
+int Store::latest_schema_version() {
+  return std::size(k_migrations) == 0 ? 0 : std::end(k_migrations)[-1].number;
+}
+
+Result<UpsertReport> Store::upsert(std::span<const DomainSpec> specs, UnixSeconds now,
+                                   bool dry_run) {
+  constexpr std::string_view k_doing = "update the domains in";
+  if (auto r = m_impl->writable("update the domains"); !r) return propagate(r.error());
+  Database& db = m_impl->db;
+  auto tx = Transaction::begin(db, Transaction::Kind::write);
+  if (!tx) return m_impl->error(k_doing, tx.error());
+
+  UpsertReport report;
+  // Domain id → position in `specs`: a name given twice in one batch is
+  // refused, since its report (added, then updated) would be nonsense.
+  std::unordered_map<std::int64_t, std::size_t> seen;
+  seen.reserve(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const DomainSpec& spec = specs[i];
+    auto id = upsert_one(db, spec, now, report);
+    if (!id) {
+      return fail("cannot update the domains in " + db.path() + " (at " + spec.request.text() +
+                  "): " + id.error().message + "; nothing was written");
+    }
+    auto [it, inserted] = seen.emplace(*id, i);
+    if (!inserted) {
+      return fail(spec.request.text() + " is given twice (entries " +
+                  std::to_string(it->second + 1) + " and " + std::to_string(i + 1) +
+                  "); nothing was written");
+    }
+  }
+  if (dry_run) return report;  // the transaction rolls back
+  if (auto r = tx->commit(); !r) return m_impl->error(k_doing, r.error());
+  return report;
+}
+
+Result<bool> Store::remove(const dns::DomainRequest& request) {
+  if (auto r = m_impl->writable("remove " + request.text()); !r) return propagate(r.error());
+  Database& db = m_impl->db;
+  auto q = db.query(k_sql_remove);
+  if (!q) return m_impl->error("remove " + request.text() + " from", q.error());
+  q->bind_text(request.name.text()).bind_bool(request.wildcard);
+  if (auto r = q->run(); !r) return m_impl->error("remove " + request.text() + " from", r.error());
+  return sqlite3_changes64(db.handle()) > 0;
+}
+
+Result<std::vector<Domain>> Store::list(std::size_t limit, std::size_t offset) const {
+  Database& db = m_impl->db;
+  auto q = db.query(k_sql_list);
+  if (!q) return m_impl->error("list the domains in", q.error());
+  q->bind_int(sql_count(limit)).bind_int(sql_count(offset));
+  std::vector<Domain> out;
+  for (;;) {
+    auto row = q->step();
+    if (!row) return m_impl->error("list the domains in", row.error());
+    if (!*row) break;
+    auto d = read_domain(*q, 0);
+    if (!d) return m_impl->error("list the domains in", d.error());
+    out.push_back(std::move(*d));
+  }
+  return out;
+}
+
+Result<std::optional<Domain>> Store::find(const dns::DomainRequest& request) const {
+  Database& db = m_impl->db;
+  auto q = db.query(k_sql_find);
+  if (!q) return m_impl->error("read", q.error());
+  q->bind_text(request.name.text()).bind_bool(request.wildcard);
+  auto row = q->step();
+  if (!row) return m_impl->error("read", row.error());
+  if (!*row) return std::optional<Domain>();
+  auto d = read_domain(*q, 0);
+  if (!d) return m_impl->error("read", d.error());
+  return std::optional<Domain>(std::move(*d));
+}
+
+Result<std::vector<DueDomain>> Store::due(UnixSeconds now, std::size_t limit) const {
+  Database& db = m_impl->db;
+  auto q = db.query(k_sql_due);
+  if (!q) return m_impl->error("read the due domains from", q.error());
+  q->bind_int(now).bind_int(sql_count(limit));
+  std::vector<DueDomain> out;
+  for (;;) {
+    auto row = q->step();
+    if (!row) return m_impl->error("read the due domains from", row.error());
+    if (!*row) break;
+    auto d = read_domain(*q, 0);
+    if (!d) return m_impl->error("read the due domains from", d.error());
+    out.push_back(DueDomain{std::move(*d), read_state(*q, 9)});
+  }
+  return out;
+}
+
+Result<std::optional<UnixSeconds>> Store::next_due() const {
+  Database& db = m_impl->db;
+  auto q = db.query(k_sql_next_due);
+  if (!q) return m_impl->error("read", q.error());
+  auto row = q->step();
+  if (!row) return m_impl->error("read", row.error());
+  if (!*row) return std::optional<UnixSeconds>();
+  return std::optional<UnixSeconds>(q->int_at(0));
+}
+
+Status Store::write_checks(std::span<const CheckWrite> checks,
+                           std::span<const OutboxRoute> routes) {
+  if (auto r = m_impl->writable("write check results"); !r) return r;
+  Database& db = m_impl->db;
+  auto tx = Transaction::begin(db, Transaction::Kind::write);
+  if (!tx) return m_impl->error("write check results to", tx.error());
+  auto failed = [&](const std::string& subject, const Error& e) {
+    return fail("cannot write check results to " + db.path() + " (at " + subject +
+                "): " + e.message + "; nothing of this batch was written");
+  };
+  for (const CheckWrite& c : checks) {
+    {
+      auto q = db.query(k_sql_write_state);
+      if (!q) return failed(c.subject, q.error());
+      q->bind_int(c.domain_id);
+      bind_state(*q, c.state);
+      if (auto r = q->run(); !r) return failed(c.subject, r.error());
+    }
+    {
+      auto q = db.query(k_sql_insert_history);
+      if (!q) return failed(c.subject, q.error());
+      q->bind_text(c.subject)
+          .bind_int(c.state.last_checked_at)
+          .bind_text(c.state.verdict)
+          .bind_text(c.state.exposure)
+          .bind_opt_text(c.state.failure_kind)
+          .bind_text(c.state.result_json);
+      if (auto r = q->run(); !r) return failed(c.subject, r.error());
+    }
+    if (auto r = insert_events(db, c.events, c.subject, routes); !r)
+      return failed(c.subject, r.error());
+  }
+  if (auto r = tx->commit(); !r) return m_impl->error("write check results to", r.error());
+  return Ok{};
+}
+
+Result<std::optional<DomainState>> Store::target_state(const std::string& target) const {
+  Database& db = m_impl->db;
+  auto q = db.query(k_sql_target_state);
+  if (!q) return m_impl->error("read", q.error());
+  q->bind_text(target);
+  auto row = q->step();
+  if (!row) return m_impl->error("read", row.error());
+  if (!*row) return std::optional<DomainState>();
+  return std::optional<DomainState>(read_state(*q, 0));
+}
+
+Status Store::write_target(const std::string& target, const DomainState& state,
+                           std::span<const Event> events, std::span<const OutboxRoute> routes) {
+  std::string doing = "write the state of provider target " + target + " to";
+  if (auto r = m_impl->writable("write the state of provider target " + target); !r) return r;
+  Database& db = m_impl->db;
+  auto tx = Transaction::begin(db, Transaction::Kind::write);
+  if (!tx) return m_impl->error(doing, tx.error());
+  {
+    auto q = db.query(k_sql_write_target);
+    if (!q) return m_impl->error(doing, q.error());
+    q->bind_text(target);
+    bind_state(*q, state);
+    if (auto r = q->run(); !r) return m_impl->error(doing, r.error());
+  }
+  if (auto r = insert_events(db, events, target, routes); !r)
+    return m_impl->error(doing, r.error());
+  if (auto r = tx->commit(); !r) return m_impl->error(doing, r.error());
+  return Ok{};
+}
+
+Result<std::size_t> Store::count_pinned_to(const std::string& target) const {
+  auto n = count_query(m_impl->db, k_sql_count_pinned, target);
+  if (!n) return m_impl->error("count the domains pinned to " + target + " in", n.error());
+  return n;
+}
+
+Result<Counts> Store::counts(UnixSeconds now) const {
+  constexpr std::string_view k_doing = "count the domains in";
+  Database& db = m_impl->db;
+  // One read transaction: the figures come from one snapshot.
+  auto tx = Transaction::begin(db, Transaction::Kind::read);
+  if (!tx) return m_impl->error(k_doing, tx.error());
+  Counts c;
+  {
+    auto q = db.query(k_sql_count_domains);
+    if (!q) return m_impl->error(k_doing, q.error());
+    q->bind_int(now);
+    auto row = q->step();
+    if (!row) return m_impl->error(k_doing, row.error());
+    if (*row) {
+      c.domains = to_size(q->int_at(0));
+      c.enabled = to_size(q->int_at(1));
+      c.due = to_size(q->int_at(2));
+      c.permitted = to_size(q->int_at(3));
+      c.denied = to_size(q->int_at(4));
+      c.failing = to_size(q->int_at(5));
+      c.unchecked = to_size(q->int_at(6));
+      c.pinned = to_size(q->int_at(7));
+      c.exposed = to_size(q->int_at(8));
+    }
+  }
+  auto pending = count_query(db, k_sql_count_outbox, "pending");
+  if (!pending) return m_impl->error(k_doing, pending.error());
+  auto dead = count_query(db, k_sql_count_outbox, "dead");
+  if (!dead) return m_impl->error(k_doing, dead.error());
+  c.outbox_pending = *pending;
+  c.outbox_dead = *dead;
+  if (auto r = tx->commit(); !r) return m_impl->error(k_doing, r.error());
+  return c;
+}
+
+Result<std::size_t> Store::prune_history(UnixSeconds before) {
+  constexpr std::string_view k_doing = "prune the check history in";
+  if (auto r = m_impl->writable("prune the check history"); !r) return propagate(r.error());
+  Database& db = m_impl->db;
+  auto q = db.query(k_sql_prune_history);
+  if (!q) return m_impl->error(k_doing, q.error());
+  q->bind_int(before);
+  if (auto r = q->run(); !r) return m_impl->error(k_doing, r.error());
+  return to_size(sqlite3_changes64(db.handle()));
+}
+
+Status Store::note_heartbeat(UnixSeconds now, const std::string& status_line) {
+  constexpr std::string_view k_doing = "record the heartbeat in";
+  if (auto r = m_impl->writable("record the heartbeat"); !r) return r;
+  auto q = m_impl->db.query(k_sql_heartbeat);
+  if (!q) return m_impl->error(k_doing, q.error());
+  q->bind_int(getpid()).bind_int(now).bind_text(status_line);
+  if (auto r = q->run(); !r) return m_impl->error(k_doing, r.error());
+  return Ok{};
+}
+
+Result<bool> Store::integrity_ok() const {
+  auto q = m_impl->db.query(k_sql_integrity);
+  if (!q) return m_impl->error("check", q.error());
+  // One row "ok", or one row per problem found.
+  std::size_t rows = 0;
+  bool ok = false;
+  for (;;) {
+    auto row = q->step();
+    if (!row) return m_impl->error("check", row.error());
+    if (!*row) break;
+    ++rows;
+    ok = q->text_at(0) == "ok";
+  }
+  return rows == 1 && ok;
+}
+
+}  // namespace caad::store

@@ -1,0 +1,107 @@
+// The SQLite store: customer domains, their current CAA state, the history of
+// checks, events and the webhook outbox. One file, WAL mode, so that
+// caad-status reads while the daemon writes. Schema changes are numbered
+// migrations (schema/NNNN_*.sql, compiled in) applied in order under
+// PRAGMA user_version; a database newer than the binary is refused.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lib/store/types.h"
+#include "lib/util/result.h"
+
+namespace caad::store {
+
+inline constexpr std::int32_t k_application_id = 0x63616164;  // "caad"
+
+enum class Mode { read_write, read_only };
+
+struct UpsertReport {
+  std::size_t added = 0, updated = 0, unchanged = 0;
+  std::vector<std::string> changes;  // one line per added/updated name, for --dry-run
+};
+
+struct DueDomain {
+  Domain domain;
+  DomainState state;
+};
+
+// One check's result to persist, with the events it caused.
+struct CheckWrite {
+  std::int64_t domain_id = 0;
+  std::string subject;  // domain text, kept in history and events after a remove
+  DomainState state;    // the new state (result_json included)
+  std::vector<Event> events;
+};
+
+// Verdict and exposure counts cover enabled domains only (disabled ones are
+// not watched): permitted + denied + failing + unchecked == enabled, and
+// pinned + exposed == enabled - unchecked.
+struct Counts {
+  std::size_t domains = 0, enabled = 0, due = 0, permitted = 0, denied = 0, failing = 0, unchecked = 0;
+  std::size_t pinned = 0, exposed = 0, outbox_pending = 0, outbox_dead = 0;
+};
+
+// One connection to the database file. A Store is not synchronised: one
+// thread at a time uses it (the daemon keeps one read_write Store for its
+// writer thread; every reader, such as caad-status, opens its own).
+class Store {
+ public:
+  // Opens (creating in read_write mode) and migrates. Errors name the file:
+  // missing (read_only), not a caad database, newer than this binary, locked.
+  static Result<std::unique_ptr<Store>> open(const std::string& path, Mode mode);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version() const;
+  static int latest_schema_version();
+
+  // Adds or updates domains by name, all in one transaction: on any error
+  // nothing is written. With dry_run the report is filled and nothing is
+  // written. A changed domain is scheduled for an immediate check.
+  Result<UpsertReport> upsert(std::span<const DomainSpec> specs, UnixSeconds now, bool dry_run);
+  // Removes a domain and its current state; history and events stay.
+  Result<bool> remove(const dns::DomainRequest& request);
+  Result<std::vector<Domain>> list(std::size_t limit, std::size_t offset) const;
+  Result<std::optional<Domain>> find(const dns::DomainRequest& request) const;
+
+  // Enabled domains whose next check is due at `now`, soonest first.
+  Result<std::vector<DueDomain>> due(UnixSeconds now, std::size_t limit) const;
+  // When the next enabled domain falls due (nullopt: none).
+  Result<std::optional<UnixSeconds>> next_due() const;
+
+  // Writes a batch of checks in one transaction: each domain's state, a
+  // history row per check, its events, and an outbox row per event and
+  // matching route. All or nothing.
+  Status write_checks(std::span<const CheckWrite> checks, std::span<const OutboxRoute> routes);
+
+  // Provider targets' own state, checked every sweep.
+  Result<std::optional<DomainState>> target_state(const std::string& target) const;
+  Status write_target(const std::string& target, const DomainState& state, std::span<const Event> events,
+                      std::span<const OutboxRoute> routes);
+  // Domains pinned to `target`: their relevant RRset is there.
+  Result<std::size_t> count_pinned_to(const std::string& target) const;
+
+  Result<Counts> counts(UnixSeconds now) const;
+  // Deletes history rows older than `before`; returns how many.
+  Result<std::size_t> prune_history(UnixSeconds before);
+  // Records that a sweep ran (caad-status shows it) and the daemon's pid/heartbeat.
+  Status note_heartbeat(UnixSeconds now, const std::string& status_line);
+
+  // PRAGMA integrity_check == "ok".
+  Result<bool> integrity_ok() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace caad::store

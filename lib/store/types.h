@@ -1,0 +1,74 @@
+// The values the store reads and writes: customer domains, their current CAA
+// state, and events. Plain structs, so that the scheduler, the event rules and
+// the importer can be tested without a database.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/dns/name.h"
+#include "lib/util/time.h"
+
+namespace caad::store {
+
+// A customer domain as an import or `caad domain add` gives it.
+struct DomainSpec {
+  dns::DomainRequest request;
+  std::vector<std::string> cas;  // CA names, primary first; empty: every configured CA
+  std::optional<UnixSeconds> not_after;
+  std::optional<UnixSeconds> renew_at;
+  bool enabled = true;
+};
+
+// A stored customer domain.
+struct Domain {
+  std::int64_t id = 0;
+  DomainSpec spec;
+  UnixSeconds added_at = 0;
+  UnixSeconds updated_at = 0;
+};
+
+// The last known CAA state of a domain (or of a provider target).
+struct DomainState {
+  std::string verdict;  // "permitted" | "denied" | "lookup_failed"; empty: never checked
+  std::string exposure = "exposed";
+  std::optional<std::string> relevant_owner;
+  std::optional<std::string> failure_kind;
+  std::string reason;
+  std::string result_json;          // check::to_json of the last check
+  UnixSeconds last_checked_at = 0;
+  UnixSeconds changed_at = 0;       // when verdict last changed
+  UnixSeconds next_check_at = 0;    // 0: at once
+  int consecutive_failures = 0;
+  bool at_risk_reported = false;    // a renewal_at_risk event was raised for this episode
+};
+
+enum class Severity { info, warning, critical };
+const char* to_string(Severity s);
+std::optional<Severity> parse_severity(std::string_view text);
+
+// Something worth telling people about. Kinds: "regression" (permitted →
+// denied), "lookup_failure" (permitted or new → lookup_failed, the first
+// one), "recovery" (→ permitted), "renewal_at_risk", "provider_target_broken",
+// "provider_target_recovered".
+struct Event {
+  std::string kind;
+  Severity severity = Severity::info;
+  std::string subject;  // the domain ("*.x" form) or the provider target
+  UnixSeconds at = 0;
+  nlohmann::json data;  // verdicts per CA, records, chain, failure, renewal, counts...
+};
+
+// Where the outbox sends events: one row per event and matching endpoint.
+struct OutboxRoute {
+  std::string endpoint;             // webhook name
+  std::vector<std::string> kinds;   // empty: every kind
+  Severity min_severity = Severity::info;
+  bool wants(const Event& e) const;
+};
+
+}  // namespace caad::store

@@ -5,8 +5,10 @@
 #include <iostream>
 
 #include "daemon/cli/check.h"
+#include "daemon/cli/domain.h"
 #include "daemon/cli/evaluate.h"
 #include "daemon/cli/exit_codes.h"
+#include "daemon/cli/run.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -17,6 +19,10 @@ int main(int argc, char** argv) {
 
   caad::cli::CheckOptions check;
   CLI::App* check_cmd = caad::cli::add_check_command(app, check);
+  caad::cli::RunOptions run;
+  CLI::App* run_cmd = caad::cli::add_run_command(app, run);
+  caad::cli::DomainOptions domain;
+  caad::cli::DomainCommands domain_cmds = caad::cli::add_domain_commands(app, domain);
   caad::cli::EvaluateOptions evaluate;
   CLI::App* evaluate_cmd = caad::cli::add_evaluate_command(app, evaluate);
 
@@ -28,11 +34,16 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (run_cmd->parsed()) return caad::cli::run_run(run);
+    if (domain_cmds.add->parsed() || domain_cmds.remove->parsed() || domain_cmds.list->parsed() ||
+        domain_cmds.import->parsed()) {
+      return caad::cli::run_domain(domain_cmds, domain, std::cin, std::cout, std::cerr);
+    }
     if (check_cmd->parsed()) return caad::cli::run_check(check, std::cin, std::cout, std::cerr);
     if (evaluate_cmd->parsed()) return caad::cli::run_evaluate(evaluate, std::cin, std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << "caad: " << e.what() << "\n";
-    return 70;  // EX_SOFTWARE: a bug; the message says where
+    return caad::cli::k_exit_software;
   }
   return caad::cli::k_exit_usage;
 }

@@ -1,0 +1,487 @@
+// The daemon's loop (see the header). Everything here runs on the loop thread
+// except the bodies of DbWorker jobs, which touch only the Store and the
+// values captured for them.
+//
+// A domain is "busy" from the moment it is fetched until its result is
+// written: due() keeps returning it until its new next_check_at is committed,
+// and the busy set keeps it from being checked twice. After kill -9, results
+// not yet written are simply lost; those domains are still due with their old
+// state, so the restart checks them again and derives the same events once.
+#include "daemon/run/daemon.h"
+
+#include <spdlog/spdlog.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <unordered_set>
+
+#include "daemon/net/resolver_address.h"
+#include "daemon/net/uv_transport.h"
+#include "daemon/run/db_worker.h"
+#include "daemon/run/notify.h"
+#include "lib/check/check.h"
+#include "lib/events/events.h"
+#include "lib/lookup/engine.h"
+#include "lib/schedule/schedule.h"
+#include "lib/store/store.h"
+
+namespace caad::run {
+namespace {
+
+constexpr std::uint64_t k_tick_ms = 1000;           // deadlines, wake-up checks
+constexpr std::uint64_t k_flush_ms = 1000;          // results wait at most this long
+constexpr std::uint64_t k_status_ms = 15000;        // STATUS line and heartbeat
+constexpr std::int64_t k_idle_poll_s = 30;          // look for new domains this often when idle
+constexpr std::int64_t k_prune_every_s = 6 * 3600;  // history retention pass
+constexpr std::uint64_t k_stop_grace_ms = 3500;     // in-flight checks may finish within this
+constexpr std::uint64_t k_stop_hard_ms = 4700;      // then everything closes, whatever is left
+
+std::vector<store::OutboxRoute> routes_from(const config::Config& c) {
+  std::vector<store::OutboxRoute> routes;
+  for (const auto& w : c.webhooks) {
+    routes.push_back({w.name, w.events, store::parse_severity(w.min_severity).value_or(store::Severity::info)});
+  }
+  return routes;
+}
+
+Result<net::TransportOptions> transport_options(const config::Config& c) {
+  net::TransportOptions o;
+  for (const auto& text : c.resolvers) {
+    auto r = net::parse_resolver(text);
+    if (!r) return fail(c.source + ": resolvers: " + r.error().message);
+    o.resolvers.push_back(*r);
+  }
+  if (o.resolvers.empty()) {
+    std::ifstream conf("/etc/resolv.conf");
+    std::stringstream text;
+    text << conf.rdbuf();
+    o.resolvers = net::parse_resolv_conf(text.str());
+    if (o.resolvers.empty()) {
+      return fail("no resolver to ask: /etc/resolv.conf lists none; set resolvers in " + c.source);
+    }
+  }
+  o.attempt_timeout = Duration(c.timeout_ms);
+  o.attempts = c.attempts;
+  o.max_in_flight = std::max<std::size_t>(c.concurrency, 16);
+  o.max_qps_per_resolver = c.max_qps;
+  return o;
+}
+
+template <class T>
+void close_handle(T* handle) {
+  auto* h = reinterpret_cast<uv_handle_t*>(handle);
+  if (!uv_is_closing(h)) uv_close(h, nullptr);
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  config::Config cfg;
+  std::optional<std::string> config_path;
+  uv_loop_t loop{};
+  SteadyClock clock;
+  std::unique_ptr<net::UvTransport> transport;
+  std::unique_ptr<lookup::Engine> engine;
+  std::unique_ptr<DbWorker> db;
+  std::vector<store::OutboxRoute> routes;
+  std::vector<check::CaSpec> cas;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  uv_timer_t tick{}, wake{}, flush_timer{}, status_timer{}, watchdog{}, targets_timer{}, stop_timer{};
+  uv_signal_t sigterm{}, sigint{}, sighup{};
+
+  std::unordered_set<std::int64_t> busy;  // fetched, not yet written
+  std::size_t active = 0;                 // lookups in flight (domains and targets)
+  std::vector<store::CheckWrite> pending;
+  bool fetching = false;
+  bool more_due = false;  // the last fetch was full: more may be due now
+  bool stopping = false;
+  bool closed = false;
+  UnixSeconds next_wake = 0;
+  UnixSeconds last_prune = 0;
+  std::uint64_t stop_started_ms = 0;
+  std::size_t checks_done = 0;
+  std::size_t events_raised = 0;
+  int exit_status = 0;
+
+  Impl(config::Config c, std::optional<std::string> path) : cfg(std::move(c)), config_path(std::move(path)) {
+    uv_loop_init(&loop);
+  }
+
+  void apply_config() {
+    routes = routes_from(cfg);
+    cas.clear();
+    for (const auto& ca : cfg.cas) cas.push_back({ca.name, ca.profile});
+  }
+
+  int run() {
+    auto opened = store::Store::open(cfg.database, store::Mode::read_write);
+    if (!opened) {
+      spdlog::critical("{}", opened.error().message);
+      return 1;
+    }
+    auto to = transport_options(cfg);
+    if (!to) {
+      spdlog::critical("{}", to.error().message);
+      return 1;
+    }
+    spdlog::info("caad: database {} (schema {}), {} resolver(s), {} CA(s), {} provider target(s), {} webhook(s)",
+                 cfg.database, (*opened)->schema_version(), to->resolvers.size(), cfg.cas.size(),
+                 cfg.provider_targets.size(), cfg.webhooks.size());
+    db = std::make_unique<DbWorker>(&loop, std::move(*opened));
+    transport = std::make_unique<net::UvTransport>(&loop, std::move(*to));
+    engine = std::make_unique<lookup::Engine>(*transport, clock);
+    apply_config();
+
+    for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
+      uv_timer_init(&loop, t);
+      t->data = this;
+    }
+    for (uv_signal_t* s : {&sigterm, &sigint, &sighup}) {
+      uv_signal_init(&loop, s);
+      s->data = this;
+    }
+    uv_signal_start(&sigterm, &Impl::on_stop_signal, SIGTERM);
+    uv_signal_start(&sigint, &Impl::on_stop_signal, SIGINT);
+    uv_signal_start(&sighup, &Impl::on_hup, SIGHUP);
+    uv_timer_start(&tick, &Impl::on_tick, k_tick_ms, k_tick_ms);
+    uv_timer_start(&status_timer, &Impl::on_status, 0, k_status_ms);
+    if (!cfg.provider_targets.empty()) uv_timer_start(&targets_timer, &Impl::on_targets, 0, 0);
+    if (auto period = watchdog_period()) {
+      auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(period->count(), 100));
+      uv_timer_start(&watchdog, &Impl::on_watchdog, 0, ms);
+    }
+
+    notify_ready("started; checking due domains");
+    spdlog::info("caad: ready");
+    maybe_fetch();
+    uv_run(&loop, UV_RUN_DEFAULT);
+
+    engine.reset();
+    transport.reset();
+    db.reset();
+    if (uv_loop_close(&loop) != 0) spdlog::warn("caad: event loop closed with handles still open");
+    spdlog::info("caad: stopped after {} checks, {} events", checks_done, events_raised);
+    return exit_status;
+  }
+
+  // Takes a batch of due domains when there is room for more lookups.
+  void maybe_fetch() {
+    if (stopping || fetching) return;
+    std::size_t room = cfg.concurrency > active ? cfg.concurrency - active : 0;
+    if (room == 0) return;
+    std::size_t limit = std::min<std::size_t>(room, cfg.batch_size) + busy.size();
+    fetching = true;
+    struct Payload {
+      std::vector<store::DueDomain> due;
+      std::optional<UnixSeconds> next;
+      std::string error;
+    };
+    auto payload = std::make_shared<Payload>();
+    UnixSeconds now = unix_now();
+    db->submit(
+        [payload, now, limit](store::Store& s) {
+          auto due = s.due(now, limit);
+          if (!due) {
+            payload->error = due.error().message;
+            return;
+          }
+          payload->due = std::move(*due);
+          auto next = s.next_due();
+          if (next) payload->next = *next;
+        },
+        [this, payload, now, limit](const std::string& error) {
+          fetching = false;
+          if (!error.empty() || !payload->error.empty()) {
+            spdlog::error("caad: reading due domains: {}", error.empty() ? payload->error : error);
+            arm_wake(now + 5);
+            return;
+          }
+          std::size_t started = 0;
+          for (auto& d : payload->due) {
+            if (stopping) break;
+            if (busy.count(d.domain.id)) continue;
+            start_check(std::move(d));
+            ++started;
+          }
+          more_due = payload->due.size() >= limit;
+          if (started == 0 && !more_due) {
+            UnixSeconds next = payload->next.value_or(now + k_idle_poll_s);
+            arm_wake(std::min(std::max(next, now + 1), now + k_idle_poll_s));
+          }
+        });
+  }
+
+  void arm_wake(UnixSeconds at) {
+    next_wake = at;
+    UnixSeconds now = unix_now();
+    auto ms = static_cast<std::uint64_t>(std::max<UnixSeconds>(at - now, 0) * 1000);
+    uv_timer_start(&wake, &Impl::on_wake, ms, 0);
+  }
+
+  std::vector<check::CaSpec> cas_for(const store::DomainSpec& spec) const {
+    if (spec.cas.empty()) return cas;
+    std::vector<check::CaSpec> out;
+    for (const auto& name : spec.cas) {
+      if (const config::CaConfig* ca = cfg.find_ca(name)) {
+        out.push_back({ca->name, ca->profile});
+      } else {
+        spdlog::warn("caad: {} names CA '{}', which the configuration no longer has; skipped",
+                     spec.request.text(), name);
+      }
+    }
+    return out.empty() ? cas : out;
+  }
+
+  void start_check(store::DueDomain d) {
+    busy.insert(d.domain.id);
+    ++active;
+    dns::DomainRequest request = d.domain.spec.request;
+    engine->lookup(request, [this, d = std::move(d)](lookup::LookupResult r) mutable {
+      on_checked(std::move(d), std::move(r));
+    });
+  }
+
+  void on_checked(store::DueDomain d, lookup::LookupResult r) {
+    --active;
+    if (closed) return;
+    UnixSeconds now = unix_now();
+    check::CheckResult result = check::assess(std::move(r), cas_for(d.domain.spec), cfg.provider_targets);
+    auto renewal = schedule::renewal_time(d.domain.spec, cfg.schedule);
+    events::Transition t = events::apply(d.state, result, renewal, now, cfg.schedule);
+    t.state.next_check_at = schedule::next_check(now, renewal, t.state.consecutive_failures, cfg.schedule, rng());
+    for (const auto& e : t.events) {
+      spdlog::log(e.severity == store::Severity::info ? spdlog::level::info : spdlog::level::warn,
+                  "caad: {} {}: {}", e.kind, e.subject, result.reason);
+    }
+    spdlog::debug("caad: checked {}: {} ({} queries), next check in {} s", d.domain.spec.request.text(),
+                  check::to_string(result.verdict), result.lookup.queries, t.state.next_check_at - now);
+    events_raised += t.events.size();
+    ++checks_done;
+    pending.push_back(store::CheckWrite{d.domain.id, d.domain.spec.request.text(), std::move(t.state),
+                                        std::move(t.events)});
+    if (pending.size() >= cfg.batch_size) {
+      flush();
+    } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer))) {
+      uv_timer_start(&flush_timer, &Impl::on_flush, k_flush_ms, 0);
+    }
+    if (more_due || active == 0) maybe_fetch();
+    if (stopping) maybe_finish_stop();
+  }
+
+  void flush() {
+    uv_timer_stop(&flush_timer);
+    if (pending.empty()) return;
+    auto batch = std::make_shared<std::vector<store::CheckWrite>>(std::move(pending));
+    pending.clear();
+    auto error = std::make_shared<std::string>();
+    auto routes_copy = routes;
+    db->submit(
+        [batch, error, routes_copy](store::Store& s) {
+          auto st = s.write_checks(*batch, routes_copy);
+          if (!st) *error = st.error().message;
+        },
+        [this, batch, error](const std::string& job_error) {
+          const std::string& e = job_error.empty() ? *error : job_error;
+          if (!e.empty()) {
+            spdlog::error("caad: writing {} results: {}; those domains stay due and are checked again",
+                          batch->size(), e);
+          }
+          for (const auto& w : *batch) busy.erase(w.domain_id);
+          if (stopping) {
+            maybe_finish_stop();
+          } else {
+            maybe_fetch();
+          }
+        });
+  }
+
+  void check_targets() {
+    for (const dns::Name& target : cfg.provider_targets) {
+      ++active;
+      engine->lookup(dns::DomainRequest{target, false}, [this, target](lookup::LookupResult r) {
+        --active;
+        if (closed) return;
+        auto result = std::make_shared<check::CheckResult>(check::assess(std::move(r), cas, {}));
+        auto error = std::make_shared<std::string>();
+        auto events = std::make_shared<std::vector<store::Event>>();
+        auto routes_copy = routes;
+        UnixSeconds now = unix_now();
+        db->submit(
+            [result, error, events, routes_copy, now, name = target.text()](store::Store& s) {
+              auto prev = s.target_state(name);
+              auto pinned = s.count_pinned_to(name);
+              if (!prev || !pinned) {
+                *error = !prev ? prev.error().message : pinned.error().message;
+                return;
+              }
+              events::Transition t =
+                  events::apply_target(prev->value_or(store::DomainState{}), *result, *pinned, now);
+              auto st = s.write_target(name, t.state, t.events, routes_copy);
+              if (!st) *error = st.error().message;
+              *events = std::move(t.events);
+            },
+            [this, error, events, name = target.text()](const std::string& job_error) {
+              const std::string& e = job_error.empty() ? *error : job_error;
+              if (!e.empty()) spdlog::error("caad: provider target {}: {}", name, e);
+              for (const auto& ev : *events) {
+                spdlog::warn("caad: {} {}: {}", ev.kind, ev.subject, ev.data.value("reason", ""));
+              }
+              events_raised += events->size();
+              if (stopping) maybe_finish_stop();
+            });
+      });
+    }
+  }
+
+  void report_status() {
+    struct Payload {
+      store::Counts counts;
+      std::string error;
+    };
+    auto p = std::make_shared<Payload>();
+    UnixSeconds now = unix_now();
+    bool prune = now - last_prune >= k_prune_every_s;
+    if (prune) last_prune = now;
+    std::int64_t retention = cfg.history_retention;
+    std::string line_prefix = "checks " + std::to_string(checks_done) + ", in flight " + std::to_string(active);
+    db->submit(
+        [p, now, prune, retention, line_prefix](store::Store& s) {
+          auto c = s.counts(now);
+          if (!c) {
+            p->error = c.error().message;
+            return;
+          }
+          p->counts = *c;
+          std::string line = "domains " + std::to_string(c->enabled) + ", due " + std::to_string(c->due) +
+                             ", denied " + std::to_string(c->denied) + ", failing " +
+                             std::to_string(c->failing) + ", " + line_prefix;
+          (void)s.note_heartbeat(now, line);
+          if (prune) (void)s.prune_history(now - retention);
+        },
+        [this, p](const std::string& error) {
+          if (!error.empty() || !p->error.empty()) {
+            spdlog::warn("caad: status: {}", error.empty() ? p->error : error);
+            return;
+          }
+          const store::Counts& c = p->counts;
+          notify_status("domains " + std::to_string(c.enabled) + ", due " + std::to_string(c.due) + ", denied " +
+                        std::to_string(c.denied) + ", failing " + std::to_string(c.failing));
+        });
+  }
+
+  void reload() {
+    if (!config_path) {
+      spdlog::info("caad: SIGHUP: running on built-in defaults, nothing to reload");
+      return;
+    }
+    notify_reloading();
+    auto fresh = config::load(*config_path);
+    if (!fresh) {
+      spdlog::error("caad: SIGHUP: keeping the old configuration: {}", fresh.error().message);
+      notify_ready("reload failed; old configuration kept");
+      return;
+    }
+    if (fresh->database != cfg.database || fresh->resolvers != cfg.resolvers ||
+        fresh->timeout_ms != cfg.timeout_ms || fresh->attempts != cfg.attempts || fresh->max_qps != cfg.max_qps) {
+      spdlog::warn("caad: SIGHUP: database, resolvers, timeout_ms, attempts and max_qps take effect after a "
+                   "restart; the rest is applied now");
+      fresh->database = cfg.database;
+      fresh->resolvers = cfg.resolvers;
+      fresh->timeout_ms = cfg.timeout_ms;
+      fresh->attempts = cfg.attempts;
+      fresh->max_qps = cfg.max_qps;
+    }
+    cfg = std::move(*fresh);
+    apply_config();
+    uv_timer_stop(&targets_timer);
+    if (!cfg.provider_targets.empty()) uv_timer_start(&targets_timer, &Impl::on_targets, 0, 0);
+    spdlog::info("caad: SIGHUP: configuration reloaded from {}", *config_path);
+    notify_ready("configuration reloaded");
+    maybe_fetch();
+  }
+
+  void begin_stop(const char* why) {
+    if (stopping) return;
+    stopping = true;
+    stop_started_ms = uv_now(&loop);
+    spdlog::info("caad: {}: stopping; {} checks in flight", why, active);
+    notify_stopping();
+    for (uv_timer_t* t : {&tick, &wake, &status_timer, &targets_timer}) uv_timer_stop(t);
+    uv_timer_start(&stop_timer, &Impl::on_stop_timer, 100, 100);
+    maybe_finish_stop();
+  }
+
+  void maybe_finish_stop() {
+    if (closed) return;
+    std::uint64_t elapsed = uv_now(&loop) - stop_started_ms;
+    if (active > 0 && elapsed < k_stop_grace_ms) return;
+    if (active > 0) {
+      spdlog::warn("caad: dropping {} unfinished checks; those domains are checked after the restart", active);
+      engine.reset();  // drops the lookups; their handlers never run
+      active = 0;
+    }
+    if (!pending.empty()) flush();
+    if (!db->idle() && elapsed < k_stop_hard_ms) return;
+    close_everything();
+  }
+
+  void close_everything() {
+    if (closed) return;
+    closed = true;
+    engine.reset();
+    if (transport) transport->close();
+    for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
+      close_handle(t);
+    }
+    for (uv_signal_t* s : {&sigterm, &sigint, &sighup}) close_handle(s);
+  }
+
+  static Impl* self(void* data) { return static_cast<Impl*>(data); }
+
+  // libuv callbacks: each catches, so that no exception crosses into C.
+  template <class F>
+  static void guarded(const char* what, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      spdlog::error("caad: internal error in {}: {}", what, e.what());
+    }
+  }
+  static void on_tick(uv_timer_t* t) {
+    guarded("tick", [&] {
+      Impl* s = self(t->data);
+      s->engine->expire_deadlines();
+      if (!s->fetching && s->next_wake != 0 && unix_now() >= s->next_wake) s->maybe_fetch();
+    });
+  }
+  static void on_wake(uv_timer_t* t) { guarded("wake", [&] { self(t->data)->maybe_fetch(); }); }
+  static void on_flush(uv_timer_t* t) { guarded("flush", [&] { self(t->data)->flush(); }); }
+  static void on_status(uv_timer_t* t) { guarded("status", [&] { self(t->data)->report_status(); }); }
+  static void on_watchdog(uv_timer_t*) { notify_watchdog(); }
+  static void on_targets(uv_timer_t* t) {
+    guarded("provider targets", [&] {
+      Impl* s = self(t->data);
+      s->check_targets();
+      auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(s->cfg.schedule.target_interval, 1) * 1000);
+      uv_timer_start(&s->targets_timer, &Impl::on_targets, ms, 0);
+    });
+  }
+  static void on_stop_timer(uv_timer_t* t) { guarded("stop", [&] { self(t->data)->maybe_finish_stop(); }); }
+  static void on_stop_signal(uv_signal_t* h, int signum) {
+    guarded("signal", [&] { self(h->data)->begin_stop(signum == SIGTERM ? "SIGTERM" : "SIGINT"); });
+  }
+  static void on_hup(uv_signal_t* h, int) { guarded("SIGHUP", [&] { self(h->data)->reload(); }); }
+};
+
+Daemon::Daemon(config::Config config, std::optional<std::string> config_path)
+    : m_impl(std::make_unique<Impl>(std::move(config), std::move(config_path))) {}
+
+Daemon::~Daemon() = default;
+
+int Daemon::run() { return m_impl->run(); }
+
+}  // namespace caad::run

@@ -262,7 +262,7 @@ struct Daemon::Impl {
     events_raised += t.events.size();
     ++checks_done;
     pending.push_back(store::CheckWrite{d.domain.id, d.domain.spec.request.text(), std::move(t.state),
-                                        std::move(t.events)});
+                                        std::move(t.events), d.domain.updated_at});
     if (pending.size() >= cfg.batch_size) {
       flush();
     } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer))) {

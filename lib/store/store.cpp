@@ -334,7 +334,10 @@ constexpr const char k_sql_write_state[] =
     "relevant_owner = excluded.relevant_owner, failure_kind = excluded.failure_kind, "
     "reason = excluded.reason, result_json = excluded.result_json, "
     "last_checked_at = excluded.last_checked_at, changed_at = excluded.changed_at, "
-    "next_check_at = excluded.next_check_at, consecutive_failures = excluded.consecutive_failures, "
+    "next_check_at = CASE WHEN ?13 > 0 AND "
+    "(SELECT updated_at FROM domains WHERE id = excluded.domain_id) > ?13 "
+    "THEN 0 ELSE excluded.next_check_at END, "
+    "consecutive_failures = excluded.consecutive_failures, "
     "at_risk_reported = excluded.at_risk_reported";
 constexpr const char k_sql_write_target[] =
     "INSERT INTO provider_targets (name, verdict, exposure, relevant_owner, failure_kind, reason, "
@@ -887,6 +890,7 @@ Status Store::write_checks(std::span<const CheckWrite> checks,
       if (!q) return failed(c.subject, q.error());
       q->bind_int(c.domain_id);
       bind_state(*q, c.state);
+      q->bind_int(c.seen_updated_at);
       if (auto r = q->run(); !r) return failed(c.subject, r.error());
     }
     {

@@ -38,6 +38,11 @@ struct CheckWrite {
   std::string subject;  // domain text, kept in history and events after a remove
   DomainState state;    // the new state (result_json included)
   std::vector<Event> events;
+  // The domain's updated_at when due() read it. When an import or `caad
+  // domain add` changed the domain while its check ran, the stored
+  // next_check_at becomes 0 instead: the change is checked at once. 0: not
+  // known, the check's own schedule stands.
+  UnixSeconds seen_updated_at = 0;
 };
 
 // Verdict and exposure counts cover enabled domains only (disabled ones are

@@ -884,3 +884,24 @@ TEST_CASE("severities and outbox routes") {
   CHECK_FALSE(picky.wants(event("recovery", Severity::info, "x")));
   CHECK_FALSE(picky.wants(event("renewal_at_risk", Severity::critical, "x")));
 }
+
+TEST_CASE("a domain changed while its check ran is checked again at once") {
+  TempDir dir;
+  auto store = open_store(dir.file("caad.db"));
+  upsert(*store, {spec("shop.example.com", {"letsencrypt"})}, false, k_now);
+  auto due = store->due(k_now, 10);
+  REQUIRE(due->size() == 1);
+  const UnixSeconds seen = (*due)[0].domain.updated_at;
+  const std::int64_t id = (*due)[0].domain.id;
+
+  // The import moves the renewal date a second later, while the check runs.
+  upsert(*store, {spec("shop.example.com", {"letsencrypt"}, k_now + 30 * 86400)}, false, k_now + 1);
+  write(*store, {CheckWrite{id, "shop.example.com", checked("permitted", k_now + 86400), {}, seen}});
+  CHECK(store->due(k_now + 2, 10)->size() == 1);
+
+  // Without a change in between, the check's own schedule stands.
+  auto again = store->due(k_now + 2, 10);
+  write(*store, {CheckWrite{id, "shop.example.com", checked("permitted", k_now + 86400), {},
+                            (*again)[0].domain.updated_at}});
+  CHECK(store->due(k_now + 2, 10)->empty());
+}

@@ -203,6 +203,18 @@ def generate(n_domains: int, n_zones: int, seed: int):
     return zones, domains, model, counts
 
 
+def expect(model: Model, name: str) -> tuple[list[str], str, str]:
+    """For one customer domain: the plain RFC 8659 query list, and the verdict
+    (for letsencrypt.org) and exposure (provider target TARGET) it must get."""
+    asked, owner, hops = model.plain(name)
+    if owner is None:
+        verdict = "permitted"
+    else:
+        verdict = "permitted" if LE_ISSUER in model.caa[owner] else "denied"
+    exposure = "pinned" if owner == TARGET and hops > 0 else "exposed"
+    return asked, verdict, exposure
+
+
 class BenchWorld(dnsworld.World):
     """dnsworld's World, with a linear-time delegation map: World._delegations
     looks up every zone's parent among all zones for each zone it writes
@@ -475,15 +487,10 @@ def bench(args, n_zones: int, concurrencies: list, work: str) -> int:
     with open(names_path, "w") as names, open(plain_path, "w") as plain:
         for name, _kind in domains:
             names.write(name.rstrip(".") + "\n")
-            asked, owner, hops = model.plain(name)
+            asked, verdict, exposure = expect(model, name)
             for q in asked:
                 plain.write("%s CAA\n" % q.rstrip("."))
             plain_lines += len(asked)
-            if owner is None:
-                verdict = "permitted"
-            else:
-                verdict = "permitted" if LE_ISSUER in model.caa[owner] else "denied"
-            exposure = "pinned" if owner == TARGET and hops > 0 else "exposed"
             expected[name] = (verdict, exposure)
             expected_counts[verdict] = expected_counts.get(verdict, 0) + 1
     records = sum(len(rrs) for z in zones for rrs in z.records.values())

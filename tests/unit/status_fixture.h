@@ -1,0 +1,283 @@
+// Databases for the caad-status tests, made by the daemon's own write path:
+// lib/store's Store (read_write) upserts the domains, lib/check judges
+// scripted lookup results for the configured CAs, lib/events turns them into
+// the new state and its events, and Store::write_checks writes state,
+// history, events and outbox rows in one transaction, exactly as `caad run`
+// does after each check. Only what the daemon's store cannot yet do (mark
+// an outbox row dead or delivered, bump the schema) is done with raw SQL.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/check/check.h"
+#include "lib/config/config.h"
+#include "lib/dns/name.h"
+#include "lib/events/events.h"
+#include "lib/lookup/result.h"
+#include "lib/schedule/schedule.h"
+#include "lib/store/store.h"
+
+namespace caad::status::testing {
+
+// A directory of its own, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "caad-status-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    m_path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(std::string_view name) const { return (m_path / name).string(); }
+
+ private:
+  std::filesystem::path m_path;
+};
+
+// Runs SQL on a plain connection: what the store has no method for.
+inline void raw_exec(const std::string& path, const std::string& sql) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)> db(raw, &sqlite3_close_v2);
+  sqlite3_busy_timeout(raw, 5000);
+  char* message = nullptr;
+  int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &message);
+  std::string text = message != nullptr ? message : "";
+  sqlite3_free(message);
+  INFO(sql << ": " << text);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+inline dns::Name name(std::string_view text) {
+  auto n = dns::Name::parse(text);
+  REQUIRE(n.has_value());
+  return *n;
+}
+
+inline const caa::Record k_allows_letsencrypt{0, "issue", "letsencrypt.org"};
+inline const caa::Record k_allows_digicert{0, "issue", "digicert.com"};
+
+// The CAs of the test configuration: letsencrypt (primary) and digicert.
+inline std::vector<check::CaSpec> test_cas() {
+  return {{"letsencrypt", caa::CaProfile{"letsencrypt.org", std::nullopt, std::nullopt,
+                                         caa::Behaviour::strictest}},
+          {"digicert",
+           caa::CaProfile{"digicert.com", std::nullopt, std::nullopt, caa::Behaviour::strictest}}};
+}
+
+inline const char* k_target = "t.provider.test";
+
+// Scripted lookup results, as the engine would return them.
+struct Lookups {
+  // The customer's parent publishes `records`; the name aliases to the
+  // provider target, which has none: exposed.
+  static lookup::LookupResult exposed(std::string_view domain, std::vector<caa::Record> records,
+                                      std::string_view parent = "customer.test") {
+    lookup::LookupResult l(*dns::parse_domain(domain));
+    if (!records.empty()) {
+      l.found_at = name(parent);
+      l.relevant_owner = name(parent);
+    }
+    l.records = std::move(records);
+    l.cname_chain = {name(k_target)};
+    return l;
+  }
+  // The provider target's own records decide: pinned.
+  static lookup::LookupResult pinned(std::string_view domain, std::vector<caa::Record> records) {
+    lookup::LookupResult l(*dns::parse_domain(domain));
+    l.found_at = l.request.name;
+    l.relevant_owner = name(k_target);
+    l.records = std::move(records);
+    l.cname_chain = {name(k_target)};
+    return l;
+  }
+  // A name's own records decide, with no alias (a provider target's check).
+  static lookup::LookupResult own(std::string_view domain, std::vector<caa::Record> records) {
+    lookup::LookupResult l(*dns::parse_domain(domain));
+    l.found_at = l.request.name;
+    l.relevant_owner = l.request.name;
+    l.records = std::move(records);
+    return l;
+  }
+  static lookup::LookupResult failed(std::string_view domain) {
+    lookup::LookupResult l(*dns::parse_domain(domain));
+    l.failure =
+        lookup::Failure{lookup::FailureKind::servfail, name("customer.test"),
+                        "127.0.0.1:53 answered SERVFAIL for CAA customer.test", "127.0.0.1:53"};
+    return l;
+  }
+};
+
+// A database in a temporary directory, written through the store.
+class Fixture {
+ public:
+  Fixture() : m_path(m_dir.file("caad.db")) {
+    auto s = store::Store::open(m_path, store::Mode::read_write);
+    REQUIRE(s.has_value());
+    m_store = std::move(*s);
+  }
+
+  const std::string& path() const { return m_path; }
+  store::Store& store() { return *m_store; }
+  const TempDir& dir() const { return m_dir; }
+
+  // `caad domain add`.
+  void add(std::string_view domain, UnixSeconds now,
+           std::optional<UnixSeconds> renew_at = std::nullopt,
+           std::optional<UnixSeconds> not_after = std::nullopt, std::vector<std::string> cas = {},
+           bool enabled = true) {
+    auto request = dns::parse_domain(domain);
+    REQUIRE(request.has_value());
+    std::vector<store::DomainSpec> specs{
+        store::DomainSpec{*request, std::move(cas), not_after, renew_at, enabled}};
+    auto r = m_store->upsert(specs, now, false);
+    if (!r) FAIL_CHECK(r.error().message);
+    REQUIRE(r.has_value());
+  }
+
+  // One check of a stored domain, as Daemon::on_checked does it: assess,
+  // apply the event rules to the stored state, schedule, write.
+  void check(std::string_view domain, lookup::LookupResult lookup, UnixSeconds now) {
+    auto due = m_store->due(std::numeric_limits<UnixSeconds>::max(), 1'000'000);
+    REQUIRE(due.has_value());
+    const store::DueDomain* found = nullptr;
+    for (const auto& d : *due) {
+      if (d.domain.spec.request.text() == domain) found = &d;
+    }
+    REQUIRE(found != nullptr);
+    const std::vector<dns::Name> targets{name(k_target)};
+    check::CheckResult result =
+        check::assess(std::move(lookup), cas_for(found->domain.spec), targets);
+    auto renewal = schedule::renewal_time(found->domain.spec, m_schedule);
+    events::Transition t = events::apply(found->state, result, renewal, now, m_schedule);
+    t.state.next_check_at =
+        schedule::next_check(now, renewal, t.state.consecutive_failures, m_schedule, 0x5eed);
+    std::vector<store::CheckWrite> writes{
+        store::CheckWrite{found->domain.id, found->domain.spec.request.text(), std::move(t.state),
+                          std::move(t.events), found->domain.updated_at}};
+    auto r = m_store->write_checks(writes, routes());
+    if (!r) FAIL_CHECK(r.error().message);
+    REQUIRE(r.has_value());
+  }
+
+  // A provider target's check, as Daemon::check_targets does it.
+  void check_target(std::string_view target, lookup::LookupResult lookup, UnixSeconds now) {
+    check::CheckResult result = check::assess(std::move(lookup), test_cas(), {});
+    auto previous = m_store->target_state(std::string(target));
+    REQUIRE(previous.has_value());
+    auto pinned = m_store->count_pinned_to(std::string(target));
+    REQUIRE(pinned.has_value());
+    events::Transition t =
+        events::apply_target(previous->value_or(store::DomainState{}), result, *pinned, now);
+    auto r = m_store->write_target(std::string(target), t.state, t.events, routes());
+    if (!r) FAIL_CHECK(r.error().message);
+    REQUIRE(r.has_value());
+  }
+
+  void heartbeat(UnixSeconds now) {
+    auto r = m_store->note_heartbeat(
+        now, "domains 5, due 0, denied 1, failing 1, checks 9, in flight 0");
+    REQUIRE(r.has_value());
+  }
+
+  // What the webhook sender would do to a delivery (the store has no
+  // method for it yet).
+  void set_outbox_state(std::int64_t id, std::string_view state, UnixSeconds at) {
+    std::string sql = "UPDATE outbox SET state = '" + std::string(state) + "', attempts = 3";
+    if (state == "delivered") sql += ", delivered_at = " + std::to_string(at);
+    if (state == "dead") sql += ", last_error = 'HTTP 500 from hooks.example'";
+    raw_exec(m_path, sql + " WHERE id = " + std::to_string(id));
+  }
+
+  // Closes the writer (a daemon that stopped).
+  void close() { m_store.reset(); }
+
+ private:
+  // The domain's CAs, as Daemon::cas_for picks them: its list, else all.
+  static std::vector<check::CaSpec> cas_for(const store::DomainSpec& spec) {
+    std::vector<check::CaSpec> out;
+    for (const auto& ca : test_cas()) {
+      if (spec.cas.empty() ||
+          std::find(spec.cas.begin(), spec.cas.end(), ca.name) != spec.cas.end()) {
+        out.push_back(ca);
+      }
+    }
+    return out;
+  }
+
+  static std::vector<store::OutboxRoute> routes() {
+    return {store::OutboxRoute{"ops", {}, store::Severity::info}};
+  }
+
+  TempDir m_dir;
+  std::string m_path;
+  std::unique_ptr<store::Store> m_store;
+  config::ScheduleConfig m_schedule;
+};
+
+}  // namespace caad::status::testing
+
+namespace caad::status::testing {
+
+inline constexpr std::int64_t k_hour = 3600;
+inline constexpr std::int64_t k_days = 86400;
+
+// The scenario most tests read, as of `now`:
+//   shop.customer.test    renew_at now+2d1h; permitted 2 days ago, denied
+//                         3 hours ago (digicert only at customer.test):
+//                         regression + renewal_at_risk
+//   api.customer.test     not_after now+40d (renewal now+10d by the default
+//                         schedule); lookup failed 1 hour ago:
+//                         lookup_failure + renewal_at_risk
+//   *.customer.test       renew_at now+60d; denied 2 days ago: regression
+//   ok.customer.test      renew_at now+5d; permitted 30 minutes ago
+//   pinned.customer.test  no renewal date; pinned to t.provider.test, which
+//                         allows letsencrypt; ca = [letsencrypt]
+//   new.customer.test     never checked; ca = [digicert]
+//   off.customer.test     disabled
+//   t.provider.test       provider target, permitted 1 minute ago
+//   daemon heartbeat 10 s ago. Outbox: 5 rows (route "ops"); the first
+//   (*.customer.test's regression) delivered, the second (shop's
+//   regression) dead, 3 pending.
+inline void build_scenario(Fixture& f, UnixSeconds now) {
+  f.add("shop.customer.test", now - 3 * k_days, now + 2 * k_days + k_hour);
+  f.add("api.customer.test", now - 3 * k_days, std::nullopt, now + 40 * k_days);
+  f.add("*.customer.test", now - 3 * k_days, now + 60 * k_days);
+  f.add("ok.customer.test", now - 3 * k_days, now + 5 * k_days);
+  f.add("pinned.customer.test", now - 3 * k_days, std::nullopt, std::nullopt, {"letsencrypt"});
+  f.add("new.customer.test", now - 3 * k_days, std::nullopt, std::nullopt, {"digicert"});
+  f.add("off.customer.test", now - 3 * k_days, std::nullopt, std::nullopt, {}, false);
+
+  f.check("*.customer.test", Lookups::exposed("*.customer.test", {k_allows_digicert}),
+          now - 2 * k_days);
+  f.check("shop.customer.test", Lookups::exposed("shop.customer.test", {}), now - 2 * k_days);
+  f.check("shop.customer.test", Lookups::exposed("shop.customer.test", {k_allows_digicert}),
+          now - 3 * k_hour);
+  f.check("api.customer.test", Lookups::failed("api.customer.test"), now - k_hour);
+  f.check("ok.customer.test", Lookups::exposed("ok.customer.test", {}), now - 1800);
+  f.check("pinned.customer.test", Lookups::pinned("pinned.customer.test", {k_allows_letsencrypt}),
+          now - 1200);
+  f.check_target(k_target, Lookups::own(k_target, {k_allows_letsencrypt, k_allows_digicert}),
+                 now - 60);
+  f.heartbeat(now - 10);
+  f.set_outbox_state(1, "delivered", now - 2 * k_days + 5);
+  f.set_outbox_state(2, "dead", now - 3 * k_hour);
+}
+
+}  // namespace caad::status::testing

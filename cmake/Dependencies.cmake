@@ -11,6 +11,8 @@ find_package(spdlog REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tomlplusplus REQUIRED)
+# libcrypto: HMAC-SHA256 for signed webhooks (lib/alerts/signature.cpp).
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 if(CAAD_TESTS)
   find_package(doctest REQUIRED)
 endif()

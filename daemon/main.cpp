@@ -9,6 +9,7 @@
 #include "daemon/cli/evaluate.h"
 #include "daemon/cli/exit_codes.h"
 #include "daemon/cli/run.h"
+#include "daemon/cli/webhook.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   caad::cli::DomainCommands domain_cmds = caad::cli::add_domain_commands(app, domain);
   caad::cli::EvaluateOptions evaluate;
   CLI::App* evaluate_cmd = caad::cli::add_evaluate_command(app, evaluate);
+  caad::cli::WebhookOptions webhook;
+  CLI::App* webhook_test_cmd = caad::cli::add_webhook_command(app, webhook);
 
   try {
     app.parse(argc, argv);
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
     }
     if (check_cmd->parsed()) return caad::cli::run_check(check, std::cin, std::cout, std::cerr);
     if (evaluate_cmd->parsed()) return caad::cli::run_evaluate(evaluate, std::cin, std::cout, std::cerr);
+    if (webhook_test_cmd->parsed()) return caad::cli::run_webhook_test(webhook, std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << "caad: " << e.what() << "\n";
     return caad::cli::k_exit_software;

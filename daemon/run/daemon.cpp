@@ -20,6 +20,7 @@
 
 #include "daemon/net/resolver_address.h"
 #include "daemon/net/uv_transport.h"
+#include "daemon/notify/notifier.h"
 #include "daemon/run/db_worker.h"
 #include "daemon/run/notify.h"
 #include "lib/check/check.h"
@@ -86,6 +87,7 @@ struct Daemon::Impl {
   std::unique_ptr<net::UvTransport> transport;
   std::unique_ptr<lookup::Engine> engine;
   std::unique_ptr<DbWorker> db;
+  std::unique_ptr<notify::Notifier> notifier;  // webhook alerts from the outbox
   std::vector<store::OutboxRoute> routes;
   std::vector<check::CaSpec> cas;
   std::mt19937_64 rng{std::random_device{}()};
@@ -135,6 +137,8 @@ struct Daemon::Impl {
     transport = std::make_unique<net::UvTransport>(&loop, std::move(*to));
     engine = std::make_unique<lookup::Engine>(*transport, clock);
     apply_config();
+    notifier = std::make_unique<notify::Notifier>(&loop, *db, cfg.webhooks);
+    notifier->start();
 
     for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
       uv_timer_init(&loop, t);
@@ -162,6 +166,7 @@ struct Daemon::Impl {
 
     engine.reset();
     transport.reset();
+    notifier.reset();
     db.reset();
     if (uv_loop_close(&loop) != 0) spdlog::warn("caad: event loop closed with handles still open");
     spdlog::info("caad: stopped after {} checks, {} events", checks_done, events_raised);
@@ -291,6 +296,7 @@ struct Daemon::Impl {
                           batch->size(), e);
           }
           for (const auto& w : *batch) busy.erase(w.domain_id);
+          if (e.empty() && notifier) notifier->kick();  // new outbox rows, perhaps
           if (stopping) {
             maybe_finish_stop();
           } else {
@@ -331,6 +337,7 @@ struct Daemon::Impl {
                 spdlog::warn("caad: {} {}: {}", ev.kind, ev.subject, ev.data.value("reason", ""));
               }
               events_raised += events->size();
+              if (!events->empty() && notifier) notifier->kick();
               if (stopping) maybe_finish_stop();
             });
       });
@@ -397,6 +404,7 @@ struct Daemon::Impl {
     }
     cfg = std::move(*fresh);
     apply_config();
+    if (notifier) notifier->reconfigure(cfg.webhooks);
     uv_timer_stop(&targets_timer);
     if (!cfg.provider_targets.empty()) uv_timer_start(&targets_timer, &Impl::on_targets, 0, 0);
     spdlog::info("caad: SIGHUP: configuration reloaded from {}", *config_path);
@@ -434,6 +442,7 @@ struct Daemon::Impl {
     closed = true;
     engine.reset();
     if (transport) transport->close();
+    if (notifier) notifier->close();
     for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
       close_handle(t);
     }

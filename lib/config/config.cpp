@@ -668,6 +668,23 @@ class ConfigReader {
                               std::string(small_key) + " (" + format_duration(small) + ")");
   }
 
+  // A duration key from `low` to `high` seconds; notes its line when asked.
+  static Field bounded_duration(std::string_view key, std::int64_t& target, std::int64_t low,
+                                std::int64_t high, const Reader& r, Line* line = nullptr) {
+    return {key, [&target, low, high, &r, line](const toml::node& n, const std::string& path) -> Status {
+              auto d = r.duration(n, path);
+              if (!d) return forward(d.error());
+              if (*d < low || *d > high) {
+                return r.error(n, path,
+                               "must be from " + format_duration(low) + " to " + format_duration(high) +
+                                   ", found " + format_duration(*d));
+              }
+              target = *d;
+              if (line != nullptr) *line = n.source().begin.line;
+              return Ok{};
+            }};
+  }
+
   Status read_webhooks(const toml::node& node, const std::string& path) {
     auto tables = m_reader.array_of_tables(node, path);
     if (!tables) return forward(tables.error());
@@ -686,6 +703,9 @@ class ConfigReader {
     bool has_name = false;
     bool has_format = false;
     bool has_url = false;
+    std::optional<unsigned> rate;  // unset: the format's default
+    Line retry_min_line = 0;
+    Line retry_max_line = 0;
     const std::vector<Field> fields = {
         {"name",
          [&](const toml::node& n, const std::string& path) -> Status {
@@ -763,8 +783,45 @@ class ConfigReader {
            hook.min_severity = std::move(*s);
            return Ok{};
          }},
+        {"rate_per_minute",
+         [&](const toml::node& n, const std::string& path) -> Status {
+           auto v = r.integer_in(n, path, 0, 60000);
+           if (!v) return forward(v.error());
+           rate = static_cast<unsigned>(*v);
+           return Ok{};
+         }},
+        {"max_attempts",
+         [&](const toml::node& n, const std::string& path) -> Status {
+           auto v = r.integer_in(n, path, 1, 100);
+           if (!v) return forward(v.error());
+           hook.max_attempts = static_cast<unsigned>(*v);
+           return Ok{};
+         }},
+        bounded_duration("max_age", hook.max_age, 60, 30 * 86400, r),
+        {"digest_threshold",
+         [&](const toml::node& n, const std::string& path) -> Status {
+           auto v = r.integer_in(n, path, 0, 100000);
+           if (!v) return forward(v.error());
+           hook.digest_threshold = static_cast<unsigned>(*v);
+           return Ok{};
+         }},
+        bounded_duration("timeout", hook.timeout, 1, 300, r),
+        bounded_duration("retry_min", hook.retry_min, 1, 86400, r, &retry_min_line),
+        bounded_duration("retry_max", hook.retry_max, 1, 7 * 86400, r, &retry_max_line),
     };
     if (Status s = r.read_table(table, prefix, fields); !s) return s;
+    hook.rate_per_minute = rate.value_or(default_rate_per_minute(hook.format));
+    if (hook.retry_min > hook.retry_max) {
+      const bool blame_min = retry_max_line == 0 || (retry_min_line != 0 && retry_min_line >= retry_max_line);
+      if (blame_min) {
+        return r.error(retry_min_line != 0 ? retry_min_line : table.source().begin.line, prefix + ".retry_min",
+                       format_duration(hook.retry_min) + " must be no longer than retry_max (" +
+                           format_duration(hook.retry_max) + ")");
+      }
+      return r.error(retry_max_line, prefix + ".retry_max",
+                     format_duration(hook.retry_max) + " must be no shorter than retry_min (" +
+                         format_duration(hook.retry_min) + ")");
+    }
     if (!has_name) {
       return r.error(table, prefix + ".name",
                      "missing; every [[webhook]] needs a short name, like \"ops-slack\"");
@@ -789,6 +846,12 @@ class ConfigReader {
 };
 
 }  // namespace
+
+unsigned default_rate_per_minute(std::string_view format) {
+  if (format == "slack" || format == "mattermost" || format == "teams") return 60;
+  if (format == "discord") return 30;
+  return 0;
+}
 
 const CaConfig* Config::find_ca(std::string_view name) const {
   for (const CaConfig& ca : cas) {

@@ -41,6 +41,7 @@ struct ScheduleConfig {
   std::int64_t at_risk_window = 14 * 86400;    // "renewal at risk" when not permitted this close
 };
 
+// One [[webhook]] table: where alerts go and how they are delivered.
 struct WebhookConfig {
   std::string name;
   std::string format;       // slack | discord | teams | mattermost | generic
@@ -48,7 +49,21 @@ struct WebhookConfig {
   std::optional<std::string> secret_file;
   std::vector<std::string> events;  // event kinds wanted; empty: all
   std::string min_severity = "info";  // info | warning | critical
+  // Messages per minute at most; 0: no limit. Default by format (see
+  // default_rate_per_minute): chat services throttle about one a second.
+  unsigned rate_per_minute = 0;
+  unsigned max_attempts = 10;           // then the row is dead-lettered
+  std::int64_t max_age = 24 * 3600;     // seconds; older undelivered rows are dead-lettered
+  unsigned digest_threshold = 10;       // more rows waiting than this: one digest; 0: never
+  std::int64_t timeout = 15;            // seconds per request (connecting: at most 5)
+  std::int64_t retry_min = 5;           // seconds: first backoff, tripled per failure
+  std::int64_t retry_max = 6 * 3600;    // seconds: backoff cap
 };
+
+// The rate limit a format gets when rate_per_minute is not set: Slack and
+// Mattermost about one message a second, Discord 30 a minute per channel,
+// Teams workflows 60; generic receivers are programs: no limit.
+unsigned default_rate_per_minute(std::string_view format);
 
 struct Config {
   std::string source = "(defaults)";  // file the values came from, for messages

@@ -369,6 +369,36 @@ constexpr const char k_sql_insert_outbox[] =
     "INSERT INTO outbox (event_id, endpoint, state, attempts, next_attempt_at, created_at) "
     "VALUES (?1, ?2, 'pending', 0, ?3, ?3) ON CONFLICT (event_id, endpoint) DO NOTHING";
 
+// The sender's batch, asked per endpoint in one read transaction: is the
+// endpoint disabled; does a pending row of it wait for a later retry (then
+// none of its rows may go: they must not overtake that one); else its first
+// `?3` pending rows in id order with their events. INDEXED BY: left to
+// itself, SQLite may take the retry index and sort every pending row (and
+// read its event) before applying the LIMIT.
+constexpr const char k_sql_endpoint_disabled[] = "SELECT count(*) FROM webhook_endpoints WHERE name = ?1";
+constexpr const char k_sql_endpoint_waits[] =
+    "SELECT count(*) FROM (SELECT 1 FROM outbox INDEXED BY outbox_pending_retry "
+    "WHERE endpoint = ?1 AND state = 'pending' AND next_attempt_at > ?2 LIMIT 1)";
+constexpr const char k_sql_endpoint_due[] =
+    "SELECT o.id, o.event_id, o.endpoint, o.attempts, o.next_attempt_at, o.created_at, o.last_error, "
+    "e.subject, e.kind, e.severity, e.at, e.data_json "
+    "FROM outbox AS o INDEXED BY outbox_pending_order JOIN events AS e ON e.id = o.event_id "
+    "WHERE o.endpoint = ?1 AND o.state = 'pending' AND o.next_attempt_at <= ?2 ORDER BY o.id LIMIT ?3";
+// Delivered and dead are final: a late or repeated outcome changes nothing.
+constexpr const char k_sql_update_outbox[] =
+    "UPDATE outbox SET state = ?2, attempts = attempts + ?3, "
+    "next_attempt_at = CASE WHEN ?2 = 'pending' THEN ?4 ELSE next_attempt_at END, "
+    "last_error = coalesce(?5, last_error), "
+    "delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 ELSE delivered_at END "
+    "WHERE id = ?1 AND state = 'pending'";
+constexpr const char k_sql_disable_endpoint[] =
+    "INSERT INTO webhook_endpoints (name, url_sha256, disabled_at, reason) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (name) DO UPDATE SET url_sha256 = excluded.url_sha256, "
+    "disabled_at = excluded.disabled_at, reason = excluded.reason";
+constexpr const char k_sql_disabled_endpoints[] =
+    "SELECT name, url_sha256, disabled_at, reason FROM webhook_endpoints ORDER BY name";
+constexpr const char k_sql_enable_endpoint[] = "DELETE FROM webhook_endpoints WHERE name = ?1";
+
 constexpr const char k_sql_count_domains[] =
     "SELECT count(*), "
     "coalesce(sum(d.enabled), 0), "
@@ -1018,6 +1048,110 @@ Result<bool> Store::integrity_ok() const {
     ok = q->text_at(0) == "ok";
   }
   return rows == 1 && ok;
+}
+
+Result<std::vector<OutboxRow>> Store::deliverable(UnixSeconds now, std::span<const std::string> endpoints,
+                                                  std::size_t per_endpoint) const {
+  constexpr std::string_view k_doing = "read the webhook outbox in";
+  std::vector<OutboxRow> out;
+  if (endpoints.empty() || per_endpoint == 0) return out;
+  Database& db = m_impl->db;
+  // One snapshot: a row written between the questions would break the order.
+  auto tx = Transaction::begin(db, Transaction::Kind::read);
+  if (!tx) return m_impl->error(k_doing, tx.error());
+  for (const std::string& endpoint : endpoints) {
+    auto disabled = count_query(db, k_sql_endpoint_disabled, endpoint);
+    if (!disabled) return m_impl->error(k_doing, disabled.error());
+    if (*disabled > 0) continue;
+    {
+      auto q = db.query(k_sql_endpoint_waits);
+      if (!q) return m_impl->error(k_doing, q.error());
+      q->bind_text(endpoint).bind_int(now);
+      auto row = q->step();
+      if (!row) return m_impl->error(k_doing, row.error());
+      if (*row && q->int_at(0) > 0) continue;
+    }
+    auto q = db.query(k_sql_endpoint_due);
+    if (!q) return m_impl->error(k_doing, q.error());
+    q->bind_text(endpoint).bind_int(now).bind_int(sql_count(per_endpoint));
+    for (;;) {
+      auto row = q->step();
+      if (!row) return m_impl->error(k_doing, row.error());
+      if (!*row) break;
+      OutboxRow r;
+      r.id = q->int_at(0);
+      r.event_id = q->int_at(1);
+      r.endpoint = q->text_at(2);
+      r.attempts = static_cast<int>(q->int_at(3));
+      r.next_attempt_at = q->int_at(4);
+      r.created_at = q->int_at(5);
+      r.last_error = q->opt_text_at(6);
+      r.event.subject = q->text_at(7);
+      r.event.kind = q->text_at(8);
+      // The schema's CHECKs hold severity and JSON validity; the fallbacks
+      // only keep a hand-edited row from stopping every delivery.
+      r.event.severity = parse_severity(q->text_at(9)).value_or(Severity::warning);
+      r.event.at = q->int_at(10);
+      r.event.data = nlohmann::json::parse(q->text_at(11), nullptr, false);
+      if (r.event.data.is_discarded()) r.event.data = nlohmann::json::object();
+      out.push_back(std::move(r));
+    }
+  }
+  if (auto r = tx->commit(); !r) return m_impl->error(k_doing, r.error());
+  std::sort(out.begin(), out.end(), [](const OutboxRow& a, const OutboxRow& b) { return a.id < b.id; });
+  return out;
+}
+
+Status Store::record_deliveries(std::span<const OutboxUpdate> updates,
+                                const std::optional<DisabledEndpoint>& disable) {
+  constexpr std::string_view k_doing = "record webhook deliveries in";
+  if (auto r = m_impl->writable("record webhook deliveries"); !r) return r;
+  Database& db = m_impl->db;
+  auto tx = Transaction::begin(db, Transaction::Kind::write);
+  if (!tx) return m_impl->error(k_doing, tx.error());
+  for (const OutboxUpdate& u : updates) {
+    auto q = db.query(k_sql_update_outbox);
+    if (!q) return m_impl->error(k_doing, q.error());
+    q->bind_int(u.id)
+        .bind_text(to_string(u.state))
+        .bind_int(u.attempted ? 1 : 0)
+        .bind_int(u.next_attempt_at)
+        .bind_opt_text(u.last_error)
+        .bind_int(u.at);
+    if (auto r = q->run(); !r) return m_impl->error(k_doing, r.error());
+  }
+  if (disable) {
+    auto q = db.query(k_sql_disable_endpoint);
+    if (!q) return m_impl->error(k_doing, q.error());
+    q->bind_text(disable->name).bind_text(disable->url_sha256).bind_int(disable->disabled_at).bind_text(disable->reason);
+    if (auto r = q->run(); !r) return m_impl->error(k_doing, r.error());
+  }
+  if (auto r = tx->commit(); !r) return m_impl->error(k_doing, r.error());
+  return Ok{};
+}
+
+Result<std::vector<DisabledEndpoint>> Store::disabled_endpoints() const {
+  constexpr std::string_view k_doing = "read the disabled webhook endpoints in";
+  auto q = m_impl->db.query(k_sql_disabled_endpoints);
+  if (!q) return m_impl->error(k_doing, q.error());
+  std::vector<DisabledEndpoint> out;
+  for (;;) {
+    auto row = q->step();
+    if (!row) return m_impl->error(k_doing, row.error());
+    if (!*row) break;
+    out.push_back({q->text_at(0), q->text_at(1), q->int_at(2), q->text_at(3)});
+  }
+  return out;
+}
+
+Status Store::enable_endpoint(const std::string& name) {
+  const std::string doing = "re-enable webhook endpoint " + name + " in";
+  if (auto r = m_impl->writable("re-enable webhook endpoint " + name); !r) return r;
+  auto q = m_impl->db.query(k_sql_enable_endpoint);
+  if (!q) return m_impl->error(doing, q.error());
+  q->bind_text(name);
+  if (auto r = q->run(); !r) return m_impl->error(doing, r.error());
+  return Ok{};
 }
 
 }  // namespace caad::store

@@ -103,6 +103,22 @@ class Store {
   // PRAGMA integrity_check == "ok".
   Result<bool> integrity_ok() const;
 
+  // The webhook sender's side of the outbox. Rows to attempt now, with their
+  // events, in id order: pending, due at `now`, for one of `endpoints`, whose
+  // endpoint is not disabled and has no pending row waiting for a later
+  // retry (so that nothing overtakes a row that waits, even after a
+  // restart); at most `per_endpoint` rows per endpoint.
+  Result<std::vector<OutboxRow>> deliverable(UnixSeconds now, std::span<const std::string> endpoints,
+                                             std::size_t per_endpoint) const;
+  // Applies delivery outcomes, and an endpoint disable, in one transaction.
+  // A row that is no longer pending (delivered, dead) is left as it is.
+  Status record_deliveries(std::span<const OutboxUpdate> updates,
+                           const std::optional<DisabledEndpoint>& disable);
+  // Endpoints disabled by a 410 Gone, by name.
+  Result<std::vector<DisabledEndpoint>> disabled_endpoints() const;
+  // Re-enables an endpoint (its URL changed): its pending rows go out again.
+  Status enable_endpoint(const std::string& name);
+
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);

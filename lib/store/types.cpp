@@ -21,6 +21,15 @@ std::optional<Severity> parse_severity(std::string_view text) {
   return std::nullopt;
 }
 
+const char* to_string(OutboxState s) {
+  switch (s) {
+    case OutboxState::pending: return "pending";
+    case OutboxState::delivered: return "delivered";
+    case OutboxState::dead: break;
+  }
+  return "dead";
+}
+
 bool OutboxRoute::wants(const Event& e) const {
   // The enumerators are declared from least to most severe.
   if (e.severity < min_severity) return false;

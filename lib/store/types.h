@@ -63,6 +63,41 @@ struct Event {
   nlohmann::json data;  // verdicts per CA, records, chain, failure, renewal, counts...
 };
 
+// A delivery the webhook sender may attempt: one outbox row and its event.
+struct OutboxRow {
+  std::int64_t id = 0;
+  std::int64_t event_id = 0;
+  std::string endpoint;
+  int attempts = 0;  // made so far
+  UnixSeconds next_attempt_at = 0;
+  UnixSeconds created_at = 0;
+  std::optional<std::string> last_error;
+  Event event;
+};
+
+enum class OutboxState { pending, delivered, dead };
+const char* to_string(OutboxState s);
+
+// What one delivery attempt (or a decision not to make one) does to one
+// outbox row. Only a pending row changes: delivered and dead are final.
+struct OutboxUpdate {
+  std::int64_t id = 0;
+  OutboxState state = OutboxState::pending;
+  bool attempted = true;            // counts as an attempt: attempts + 1
+  UnixSeconds at = 0;               // delivered_at, for a delivered row
+  UnixSeconds next_attempt_at = 0;  // for a row that stays pending
+  std::optional<std::string> last_error;  // nullopt: left as it was
+};
+
+// A webhook endpoint its receiver declared gone (HTTP 410). Its rows wait
+// until the endpoint is configured with another URL.
+struct DisabledEndpoint {
+  std::string name;
+  std::string url_sha256;  // fingerprint of the URL that is gone (the URL itself is a secret)
+  UnixSeconds disabled_at = 0;
+  std::string reason;
+};
+
 // Where the outbox sends events: one row per event and matching endpoint.
 struct OutboxRoute {
   std::string endpoint;             // webhook name

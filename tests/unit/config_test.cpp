@@ -221,6 +221,13 @@ format = "slack"
 url = "https://hooks.slack.com/services/T/B/X"
 events = ["regression", "provider_target_broken"]
 min_severity = "warning"
+rate_per_minute = 20
+max_attempts = 4
+max_age = "2h"
+digest_threshold = 0
+timeout = "30s"
+retry_min = "1s"
+retry_max = "1m"
 
 [[webhook]]
 name = "relay"
@@ -274,11 +281,26 @@ secret_file = "/etc/caad/relay.secret"
   CHECK_FALSE(c.webhooks[0].secret_file.has_value());
   CHECK(c.webhooks[0].events == std::vector<std::string>{"regression", "provider_target_broken"});
   CHECK(c.webhooks[0].min_severity == "warning");
+  CHECK(c.webhooks[0].rate_per_minute == 20);
+  CHECK(c.webhooks[0].max_attempts == 4);
+  CHECK(c.webhooks[0].max_age == 7200);
+  CHECK(c.webhooks[0].digest_threshold == 0);
+  CHECK(c.webhooks[0].timeout == 30);
+  CHECK(c.webhooks[0].retry_min == 1);
+  CHECK(c.webhooks[0].retry_max == 60);
   CHECK(c.webhooks[1].name == "relay");
   CHECK(c.webhooks[1].format == "generic");
   CHECK(c.webhooks[1].secret_file == "/etc/caad/relay.secret");
   CHECK(c.webhooks[1].events.empty());
   CHECK(c.webhooks[1].min_severity == "info");
+  // Delivery defaults; a generic receiver has no rate limit.
+  CHECK(c.webhooks[1].rate_per_minute == 0);
+  CHECK(c.webhooks[1].max_attempts == 10);
+  CHECK(c.webhooks[1].max_age == 86400);
+  CHECK(c.webhooks[1].digest_threshold == 10);
+  CHECK(c.webhooks[1].timeout == 15);
+  CHECK(c.webhooks[1].retry_min == 5);
+  CHECK(c.webhooks[1].retry_max == 6 * 3600);
 
   CHECK(c.find_ca("le_prod") == &c.cas[0]);
   CHECK(c.find_ca("digicert-2") == &c.cas[1]);
@@ -361,7 +383,8 @@ TEST_CASE("every error names the file, the line and the key") {
        "interval_week, interval_day, window_near, window_week, window_day, assumed_lifetime, "
        "renew_fraction, failure_retry_min, failure_retry_max, jitter, target_interval or at_risk_window)"},
       {hook + "url = \"https://x.example\"\nretries = 3\n",
-       "caad.toml:5: webhook[0].retries: unknown key (the keys here are name, format, url, secret_file, events or min_severity)"},
+       "caad.toml:5: webhook[0].retries: unknown key (the keys here are name, format, url, secret_file, events, min_severity, "
+       "rate_per_minute, max_attempts, max_age, digest_threshold, timeout, retry_min or retry_max)"},
       {"[schedule.extra]\nx = 1\n",
        "caad.toml:1: schedule.extra: unknown key (the keys here are interval_far, interval_near, "
        "interval_week, interval_day, window_near, window_week, window_day, assumed_lifetime, "
@@ -525,6 +548,18 @@ TEST_CASE("every error names the file, the line and the key") {
        "caad.toml:5: webhook[0].events[1]: \"recovery\" is listed twice"},
       {hook + "min_severity = \"error\"\n",
        "caad.toml:4: webhook[0].min_severity: \"error\" is not one of info, warning or critical"},
+      {hook + "rate_per_minute = 60001\n",
+       "caad.toml:4: webhook[0].rate_per_minute: must be from 0 to 60000, found 60001"},
+      {hook + "max_attempts = 0\n", "caad.toml:4: webhook[0].max_attempts: must be from 1 to 100, found 0"},
+      {hook + "max_age = \"30s\"\n", "caad.toml:4: webhook[0].max_age: must be from 1m to 30d, found 30s"},
+      {hook + "digest_threshold = -1\n",
+       "caad.toml:4: webhook[0].digest_threshold: must be from 0 to 100000, found -1"},
+      {hook + "timeout = \"10m\"\n", "caad.toml:4: webhook[0].timeout: must be from 1s to 5m, found 10m"},
+      {hook + "timeout = 15\n", "caad.toml:4: webhook[0].timeout: expected a duration string like \"6h\", found an integer"},
+      {hook + "retry_max = \"2s\"\nretry_min = \"1m\"\n",
+       "caad.toml:5: webhook[0].retry_min: 1m must be no longer than retry_max (2s)"},
+      {hook + "retry_min = \"1m\"\nretry_max = \"2s\"\n",
+       "caad.toml:5: webhook[0].retry_max: 2s must be no shorter than retry_min (1m)"},
   };
   // clang-format on
   for (const auto& c : cases) {

@@ -905,3 +905,154 @@ TEST_CASE("a domain changed while its check ran is checked again at once") {
                             (*again)[0].domain.updated_at}});
   CHECK(store->due(k_now + 2, 10)->empty());
 }
+
+// ---- The webhook sender's side of the outbox (issue 5) -----------------
+
+namespace {
+
+using caad::store::DisabledEndpoint;
+using caad::store::OutboxRow;
+using caad::store::OutboxState;
+using caad::store::OutboxUpdate;
+
+// Three domains with one regression each, routed to endpoints "a" and "b":
+// outbox rows 1..6 alternate a, b (event by event).
+std::unique_ptr<Store> outbox_store(const TempDir& dir) {
+  auto store = open_store(dir.file("caad.db"));
+  upsert(*store, {spec("one.example"), spec("two.example"), spec("three.example")});
+  std::vector<CheckWrite> checks;
+  for (const char* name : {"one.example", "two.example", "three.example"}) {
+    Event e = event("regression", Severity::critical, name);
+    e.data = nlohmann::json{{"domain", name}, {"remedy", "fix it"}};
+    checks.push_back(CheckWrite{id_of(*store, name), name, checked("denied", k_now + 900), {e}});
+  }
+  write(*store, checks, {{"a", {}, Severity::info}, {"b", {}, Severity::info}});
+  return store;
+}
+
+std::vector<OutboxRow> deliverable(Store& store, UnixSeconds now, std::vector<std::string> endpoints = {"a", "b"},
+                                   std::size_t per_endpoint = 100) {
+  auto rows = store.deliverable(now, endpoints, per_endpoint);
+  if (!rows) FAIL_CHECK(rows.error().message);
+  REQUIRE(rows.has_value());
+  return *rows;
+}
+
+std::vector<std::int64_t> ids(const std::vector<OutboxRow>& rows) {
+  std::vector<std::int64_t> out;
+  for (const OutboxRow& r : rows) out.push_back(r.id);
+  return out;
+}
+
+void record(Store& store, const std::vector<OutboxUpdate>& updates,
+            const std::optional<DisabledEndpoint>& disable = std::nullopt) {
+  auto r = store.record_deliveries(updates, disable);
+  if (!r) FAIL_CHECK(r.error().message);
+  REQUIRE(r.has_value());
+}
+
+}  // namespace
+
+TEST_CASE("schema 2 adds the disabled webhook endpoints") {
+  TempDir dir;
+  const std::string path = dir.file("caad.db");
+  auto store = open_store(path);
+  CHECK(Store::latest_schema_version() >= 2);
+  RawDb raw(path);
+  CHECK(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'webhook_endpoints'") == 1);
+  CHECK(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name IN ('outbox_pending_order', 'outbox_pending_retry')") == 2);
+}
+
+TEST_CASE("deliverable: due pending rows with their events, in id order, per endpoint and limited") {
+  TempDir dir;
+  auto store = outbox_store(dir);
+  const std::vector<OutboxRow> rows = deliverable(*store, k_now);
+  CHECK(ids(rows) == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6});
+  const OutboxRow& first = rows.front();
+  CHECK(first.endpoint == "a");
+  CHECK(first.event_id == 1);
+  CHECK(first.attempts == 0);
+  CHECK(first.created_at == k_now);
+  CHECK_FALSE(first.last_error.has_value());
+  CHECK(first.event.kind == "regression");
+  CHECK(first.event.severity == Severity::critical);
+  CHECK(first.event.subject == "one.example");
+  CHECK(first.event.at == k_now);
+  CHECK(first.event.data["domain"] == "one.example");
+  CHECK(rows[1].endpoint == "b");
+
+  CHECK(ids(deliverable(*store, k_now, {"b"})) == std::vector<std::int64_t>{2, 4, 6});
+  CHECK(ids(deliverable(*store, k_now, {"a", "b"}, 2)) == std::vector<std::int64_t>{1, 2, 3, 4});
+  CHECK(deliverable(*store, k_now, {"c"}).empty());
+  CHECK(deliverable(*store, k_now, {}).empty());
+  CHECK(deliverable(*store, k_now - 1).empty());  // not due yet
+}
+
+TEST_CASE("record_deliveries: delivered, retried (holding the endpoint back), dead; final states stay") {
+  TempDir dir;
+  const std::string path = dir.file("caad.db");
+  auto store = outbox_store(dir);
+  record(*store, {{1, OutboxState::delivered, true, k_now + 1, 0, std::nullopt},
+                  {2, OutboxState::pending, true, k_now + 1, k_now + 60, "HTTP 503"}});
+  RawDb raw(path);
+  CHECK(raw.row("SELECT state || ',' || attempts || ',' || delivered_at FROM outbox WHERE id = 1") ==
+        "delivered,1," + std::to_string(k_now + 1));
+  CHECK(raw.row("SELECT state || ',' || attempts || ',' || next_attempt_at || ',' || last_error FROM outbox "
+                "WHERE id = 2") == "pending,1," + std::to_string(k_now + 60) + ",HTTP 503");
+
+  // Row 2 waits: nothing of "b" overtakes it; "a" goes on.
+  CHECK(ids(deliverable(*store, k_now + 1)) == std::vector<std::int64_t>{3, 5});
+  // Its time comes: "b" again, row 2 first, with its attempt and error.
+  const std::vector<OutboxRow> later = deliverable(*store, k_now + 60);
+  CHECK(ids(later) == std::vector<std::int64_t>{2, 3, 4, 5, 6});
+  CHECK(later[0].attempts == 1);
+  CHECK(later[0].last_error == "HTTP 503");
+
+  record(*store, {{3, OutboxState::dead, false, k_now + 2, 0, "dead: 10 attempts failed"}});
+  CHECK(raw.row("SELECT state || ',' || attempts || ',' || last_error FROM outbox WHERE id = 3") ==
+        "dead,0,dead: 10 attempts failed");
+  auto counts = store->counts(k_now);
+  REQUIRE(counts.has_value());
+  CHECK(counts->outbox_dead == 1);
+  CHECK(counts->outbox_pending == 4);
+
+  // A late or repeated outcome does not undo a final state.
+  record(*store, {{1, OutboxState::pending, true, k_now + 5, k_now + 99, "late"},
+                  {3, OutboxState::delivered, true, k_now + 5, 0, std::nullopt}});
+  CHECK(raw.row("SELECT state || ',' || attempts FROM outbox WHERE id = 1") == "delivered,1");
+  CHECK(raw.row("SELECT state FROM outbox WHERE id = 3") == "dead");
+  // An error left out keeps the one recorded.
+  record(*store, {{2, OutboxState::pending, true, k_now + 60, k_now + 200, std::nullopt}});
+  CHECK(raw.row("SELECT attempts || ',' || last_error FROM outbox WHERE id = 2") == "2,HTTP 503");
+}
+
+TEST_CASE("a disabled endpoint gets nothing until it is enabled again") {
+  TempDir dir;
+  auto store = outbox_store(dir);
+  const std::string fingerprint(64, 'f');
+  record(*store, {{2, OutboxState::pending, true, k_now, k_now, "HTTP 410: endpoint disabled"}},
+         DisabledEndpoint{"b", fingerprint, k_now, "HTTP 410"});
+  auto disabled = store->disabled_endpoints();
+  REQUIRE(disabled.has_value());
+  REQUIRE(disabled->size() == 1);
+  CHECK((*disabled)[0].name == "b");
+  CHECK((*disabled)[0].url_sha256 == fingerprint);
+  CHECK((*disabled)[0].disabled_at == k_now);
+  CHECK((*disabled)[0].reason == "HTTP 410");
+  CHECK(ids(deliverable(*store, k_now)) == std::vector<std::int64_t>{1, 3, 5});
+
+  // Disabled again (say, after a restart): one row, the latest reason.
+  record(*store, {}, DisabledEndpoint{"b", fingerprint, k_now + 5, "HTTP 410 again"});
+  CHECK(store->disabled_endpoints()->size() == 1);
+  CHECK(store->disabled_endpoints()->front().reason == "HTTP 410 again");
+
+  REQUIRE(store->enable_endpoint("b").has_value());
+  CHECK(store->disabled_endpoints()->empty());
+  CHECK(ids(deliverable(*store, k_now)) == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6});
+
+  // A reader may look, not write.
+  auto reader = open_store(dir.file("caad.db"), Mode::read_only);
+  CHECK(reader->deliverable(k_now, std::vector<std::string>{"a"}, 10)->size() == 3);
+  CHECK_FALSE(reader->enable_endpoint("b").has_value());
+  CHECK_FALSE(reader->record_deliveries({}, std::nullopt).has_value());
+}

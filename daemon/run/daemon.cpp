@@ -18,6 +18,7 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "daemon/metrics/http_server.h"
 #include "daemon/net/resolver_address.h"
 #include "daemon/net/uv_transport.h"
 #include "daemon/notify/notifier.h"
@@ -26,6 +27,7 @@
 #include "lib/check/check.h"
 #include "lib/events/events.h"
 #include "lib/lookup/engine.h"
+#include "lib/metrics/daemon_metrics.h"
 #include "lib/schedule/schedule.h"
 #include "lib/store/store.h"
 
@@ -91,6 +93,10 @@ struct Daemon::Impl {
   std::vector<store::OutboxRoute> routes;
   std::vector<check::CaSpec> cas;
   std::mt19937_64 rng{std::random_device{}()};
+  // Prometheus metrics (issue 7); the listener exists only with metrics_listen.
+  metrics::Registry metrics_registry;
+  metrics::DaemonMetrics daemon_metrics{metrics_registry, CAAD_VERSION};
+  std::unique_ptr<metrics::HttpServer> metrics_server;
 
   uv_timer_t tick{}, wake{}, flush_timer{}, status_timer{}, watchdog{}, targets_timer{}, stop_timer{};
   uv_signal_t sigterm{}, sigint{}, sighup{};
@@ -133,11 +139,23 @@ struct Daemon::Impl {
     spdlog::info("caad: database {} (schema {}), {} resolver(s), {} CA(s), {} provider target(s), {} webhook(s)",
                  cfg.database, (*opened)->schema_version(), to->resolvers.size(), cfg.cas.size(),
                  cfg.provider_targets.size(), cfg.webhooks.size());
+    if (!cfg.metrics_listen.empty()) {
+      auto server = metrics::HttpServer::listen(&loop, cfg.metrics_listen,
+                                                [this](std::string_view path) { return serve_metrics(path); });
+      if (!server) {
+        spdlog::critical("{}", server.error().message);
+        uv_run(&loop, UV_RUN_NOWAIT);  // lets the failed listener's close callback free it
+        return 1;
+      }
+      metrics_server = std::move(*server);
+      spdlog::info("caad: metrics on http://{}/metrics", cfg.metrics_listen);
+    }
     db = std::make_unique<DbWorker>(&loop, std::move(*opened));
     transport = std::make_unique<net::UvTransport>(&loop, std::move(*to));
     engine = std::make_unique<lookup::Engine>(*transport, clock);
     apply_config();
     notifier = std::make_unique<notify::Notifier>(&loop, *db, cfg.webhooks);
+    notifier->on_delivery([this](std::string_view result) { daemon_metrics.count_webhook_delivery(result); });
     notifier->start();
 
     for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
@@ -168,6 +186,7 @@ struct Daemon::Impl {
     transport.reset();
     notifier.reset();
     db.reset();
+    metrics_server.reset();
     if (uv_loop_close(&loop) != 0) spdlog::warn("caad: event loop closed with handles still open");
     spdlog::info("caad: stopped after {} checks, {} events", checks_done, events_raised);
     return exit_status;
@@ -245,12 +264,13 @@ struct Daemon::Impl {
     busy.insert(d.domain.id);
     ++active;
     dns::DomainRequest request = d.domain.spec.request;
-    engine->lookup(request, [this, d = std::move(d)](lookup::LookupResult r) mutable {
-      on_checked(std::move(d), std::move(r));
+    std::uint64_t started_ns = uv_hrtime();
+    engine->lookup(request, [this, d = std::move(d), started_ns](lookup::LookupResult r) mutable {
+      on_checked(std::move(d), std::move(r), started_ns);
     });
   }
 
-  void on_checked(store::DueDomain d, lookup::LookupResult r) {
+  void on_checked(store::DueDomain d, lookup::LookupResult r, std::uint64_t started_ns) {
     --active;
     if (closed) return;
     UnixSeconds now = unix_now();
@@ -266,6 +286,8 @@ struct Daemon::Impl {
                   check::to_string(result.verdict), result.lookup.queries, t.state.next_check_at - now);
     events_raised += t.events.size();
     ++checks_done;
+    daemon_metrics.record_check({d.domain.spec.request.text(), t.state.verdict, t.state.failure_kind, renewal,
+                          static_cast<double>(uv_hrtime() - started_ns) / 1e9});
     pending.push_back(store::CheckWrite{d.domain.id, d.domain.spec.request.text(), std::move(t.state),
                                         std::move(t.events), d.domain.updated_at});
     if (pending.size() >= cfg.batch_size) {
@@ -347,6 +369,8 @@ struct Daemon::Impl {
   void report_status() {
     struct Payload {
       store::Counts counts;
+      std::vector<metrics::DomainCount> by_verdict_exposure;
+      bool swept = false;
       std::string error;
     };
     auto p = std::make_shared<Payload>();
@@ -366,15 +390,21 @@ struct Daemon::Impl {
           std::string line = "domains " + std::to_string(c->enabled) + ", due " + std::to_string(c->due) +
                              ", denied " + std::to_string(c->denied) + ", failing " +
                              std::to_string(c->failing) + ", " + line_prefix;
-          (void)s.note_heartbeat(now, line);
+          p->swept = s.note_heartbeat(now, line).has_value();
+          if (auto by = s.count_by_verdict_exposure()) {
+            for (auto& row : *by) p->by_verdict_exposure.push_back({row.verdict, row.exposure, row.count});
+          }
           if (prune) (void)s.prune_history(now - retention);
         },
-        [this, p](const std::string& error) {
+        [this, p, now](const std::string& error) {
           if (!error.empty() || !p->error.empty()) {
             spdlog::warn("caad: status: {}", error.empty() ? p->error : error);
             return;
           }
           const store::Counts& c = p->counts;
+          daemon_metrics.set_domains(p->by_verdict_exposure);
+          daemon_metrics.set_outbox_depth(c.outbox_pending);
+          if (p->swept) daemon_metrics.set_last_sweep(now);
           notify_status("domains " + std::to_string(c.enabled) + ", due " + std::to_string(c.due) + ", denied " +
                         std::to_string(c.denied) + ", failing " + std::to_string(c.failing));
         });
@@ -412,6 +442,20 @@ struct Daemon::Impl {
     maybe_fetch();
   }
 
+  // GET /metrics and /healthz. /healthz answers from the loop thread itself,
+  // so an answer at all means the loop is turning.
+  metrics::HttpResponse serve_metrics(std::string_view path) {
+    if (path == "/healthz") {
+      if (stopping) return {503, "text/plain; charset=utf-8", "stopping\n"};
+      return {200, "text/plain; charset=utf-8", "ok\n"};
+    }
+    if (path == "/metrics") {
+      if (transport) daemon_metrics.set_dns_answers(transport->counters().by_rcode);
+      return {200, std::string(metrics::k_content_type), metrics_registry.render()};
+    }
+    return {404, "text/plain; charset=utf-8", "not found; try /metrics or /healthz\n"};
+  }
+
   void begin_stop(const char* why) {
     if (stopping) return;
     stopping = true;
@@ -443,6 +487,7 @@ struct Daemon::Impl {
     engine.reset();
     if (transport) transport->close();
     if (notifier) notifier->close();
+    if (metrics_server) metrics_server->close();
     for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
       close_handle(t);
     }

@@ -26,6 +26,9 @@
 // error value; nothing thrown by toml++ leaves this file.
 #include <toml++/toml.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "lib/util/text.h"
 #include "lib/util/time.h"
 
@@ -222,6 +225,41 @@ std::optional<std::string> url_problem(std::string_view url) {
   if (plain_http && !text::iequals(host, "localhost") && host != "[::1]" &&
       !is_loopback_ipv4(host)) {
     return std::string(k_rule);
+  }
+  return std::nullopt;
+}
+
+// What is wrong with a listen address ("ADDR:PORT" or "[ADDR6]:PORT", IP
+// literals only: a name would need a lookup at start-up), or nothing. Empty
+// means "no listener".
+std::optional<std::string> listen_address_problem(const std::string& address) {
+  if (address.empty()) return std::nullopt;
+  std::string host;
+  std::string port;
+  int family = AF_INET;
+  if (address.front() == '[') {
+    const auto close = address.find("]:");
+    if (close == std::string::npos) return "is not \"[ADDR]:PORT\"";
+    host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+    family = AF_INET6;
+  } else {
+    const auto colon = address.find(':');
+    if (colon == std::string::npos || address.find(':', colon + 1) != std::string::npos) {
+      return "is not \"ADDR:PORT\" (write IPv6 addresses as \"[::1]:9464\")";
+    }
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+  }
+  unsigned char buffer[sizeof(in6_addr)];
+  if (inet_pton(family, host.c_str(), buffer) != 1) {
+    return std::string("has no IP") + (family == AF_INET6 ? "v6" : "v4") + " address (host names are not accepted)";
+  }
+  unsigned value = 0;
+  const auto result = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || result.ec != std::errc() || result.ptr != port.data() + port.size() || value == 0 ||
+      value > 65535) {
+    return "has a port that is not a number from 1 to 65535";
   }
   return std::nullopt;
 }
@@ -444,6 +482,16 @@ class ConfigReader {
            auto s = r.one_of(n, path, {"trace", "debug", "info", "warn", "error"});
            if (!s) return forward(s.error());
            c.log_level = std::move(*s);
+           return Ok{};
+         }},
+        {"metrics_listen",
+         [&](const toml::node& n, const std::string& path) -> Status {
+           auto s = r.string(n, path);
+           if (!s) return forward(s.error());
+           if (auto problem = listen_address_problem(*s)) {
+             return r.error(n, path, text::quote(*s) + " " + *problem);
+           }
+           c.metrics_listen = std::move(*s);
            return Ok{};
          }},
         {"ca",

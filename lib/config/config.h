@@ -79,6 +79,8 @@ struct Config {
   unsigned batch_size = 500;           // due domains taken / results written at once
   std::int64_t history_retention = 90 * 86400;
   std::string log_level = "info";      // trace | debug | info | warn | error
+  // HTTP listener for /metrics and /healthz, "ADDR:PORT" or "[ADDR6]:PORT"; empty: none.
+  std::string metrics_listen;
   std::vector<WebhookConfig> webhooks;
 
   // The CA a domain's "ca" name refers to, or nullptr.

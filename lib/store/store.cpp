@@ -1050,6 +1050,24 @@ Result<bool> Store::integrity_ok() const {
   return rows == 1 && ok;
 }
 
+Result<std::vector<Store::VerdictExposureCount>> Store::count_by_verdict_exposure() const {
+  static constexpr char k_sql[] =
+      "SELECT coalesce(nullif(s.verdict, ''), 'unchecked') AS v, "
+      "CASE WHEN coalesce(s.verdict, '') = '' THEN 'unknown' ELSE s.exposure END AS e, count(*) "
+      "FROM domains AS d LEFT JOIN domain_state AS s ON s.domain_id = d.id "
+      "WHERE d.enabled GROUP BY v, e ORDER BY v, e";
+  auto q = m_impl->db.query(k_sql);
+  if (!q) return m_impl->error("count the domains in", q.error());
+  std::vector<VerdictExposureCount> out;
+  for (;;) {
+    auto row = q->step();
+    if (!row) return m_impl->error("count the domains in", row.error());
+    if (!*row) break;
+    out.push_back({q->text_at(0), q->text_at(1), to_size(q->int_at(2))});
+  }
+  return out;
+}
+
 Result<std::vector<OutboxRow>> Store::deliverable(UnixSeconds now, std::span<const std::string> endpoints,
                                                   std::size_t per_endpoint) const {
   constexpr std::string_view k_doing = "read the webhook outbox in";

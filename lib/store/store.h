@@ -119,6 +119,14 @@ class Store {
   // Re-enables an endpoint (its URL changed): its pending rows go out again.
   Status enable_endpoint(const std::string& name);
 
+  // Enabled domains by (verdict, exposure), for the caad_domains metric;
+  // verdict "unchecked" (exposure "unknown") for domains not checked yet.
+  struct VerdictExposureCount {
+    std::string verdict, exposure;
+    std::size_t count = 0;
+  };
+  Result<std::vector<VerdictExposureCount>> count_by_verdict_exposure() const;
+
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);

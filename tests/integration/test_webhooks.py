@@ -179,11 +179,13 @@ class Daemon:
         self.resolver = resolver
         self.proc = None
         self.logf = None
+        self.metrics_port = dnsworld.free_port()
         self.write_config(hooks)
 
     def write_config(self, hooks):
         lines = [
             'database = "%s"' % self.db,
+            'metrics_listen = "127.0.0.1:%d"' % self.metrics_port,
             'resolvers = ["%s"]' % self.resolver,
             "timeout_ms = 500",
             "batch_size = 100",
@@ -253,6 +255,15 @@ class Daemon:
             return con.execute(sql, params).fetchall()
         finally:
             con.close()
+
+    def metric(self, name_and_labels) -> float:
+        """One sample from the daemon's /metrics, 0 when absent."""
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name_and_labels + " "):
+                    return float(line.split()[-1])
+        return 0.0
 
     def outbox(self, endpoint=None):
         """Outbox rows as dicts, oldest first."""
@@ -455,6 +466,9 @@ class WebhookTest(unittest.TestCase):
         self.assertGreaterEqual(posts[1].at - posts[0].at, 0.75)
         self.assertGreaterEqual(posts[2].at - posts[1].at, 1.55)
         self.assertIn("HTTP 503", d.logs())
+        # Every attempt is counted in the daemon's metrics by its result.
+        self.assertEqual(d.metric('caad_webhook_deliveries_total{result="retry"}'), 2)
+        self.assertEqual(d.metric('caad_webhook_deliveries_total{result="delivered"}'), 1)
         d.stop()
 
     def test_429_and_503_honour_retry_after(self):

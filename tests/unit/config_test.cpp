@@ -48,6 +48,7 @@ void check_same(const config::Config& got, const config::Config& want) {
   CHECK(got.batch_size == want.batch_size);
   CHECK(got.history_retention == want.history_retention);
   CHECK(got.log_level == want.log_level);
+  CHECK(got.metrics_listen == want.metrics_listen);
   REQUIRE(got.cas.size() == want.cas.size());
   for (std::size_t i = 0; i < got.cas.size(); ++i) {
     CHECK(got.cas[i].name == want.cas[i].name);
@@ -347,7 +348,7 @@ TEST_CASE("webhook URLs: https anywhere, plain http only to this host") {
 TEST_CASE("every error names the file, the line and the key") {
   const std::string top_keys =
       "database, resolvers, provider_targets, concurrency, max_qps, timeout_ms, attempts, "
-      "batch_size, history_retention, log_level, ca, schedule or webhook";
+      "batch_size, history_retention, log_level, metrics_listen, ca, schedule or webhook";
   const std::string duration_shape =
       "is not a duration: expected a whole number and one unit (s, m, h, d or w), like 90s, 15m, "
       "6h, 30d or 2w";
@@ -628,4 +629,50 @@ TEST_CASE("the example file loads from disk") {
   auto loaded = config::load(k_example.string());
   if (!loaded) FAIL(loaded.error().message);
   CHECK(loaded->cas.size() == 1);
+}
+
+TEST_CASE("metrics_listen: off by default, IP literal and port when set") {
+  CHECK(parse_ok("").metrics_listen.empty());
+  CHECK(parse_ok("metrics_listen = \"\"").metrics_listen.empty());
+  CHECK(parse_ok("metrics_listen = \"127.0.0.1:9464\"").metrics_listen == "127.0.0.1:9464");
+  CHECK(parse_ok("metrics_listen = \"[::1]:9464\"").metrics_listen == "[::1]:9464");
+  CHECK(parse_ok("metrics_listen = \"0.0.0.0:1\"").metrics_listen == "0.0.0.0:1");
+
+  auto error_of = [](const std::string& text) {
+    auto got = config::parse(text, "caad.toml");
+    REQUIRE_FALSE(got.has_value());
+    return got.error().message;
+  };
+  CHECK(error_of("\nmetrics_listen = \"localhost:9464\"") ==
+        "caad.toml:2: metrics_listen: \"localhost:9464\" has no IPv4 address (host names are not accepted)");
+  CHECK(error_of("metrics_listen = \"127.0.0.1\"") ==
+        "caad.toml:1: metrics_listen: \"127.0.0.1\" is not \"ADDR:PORT\" (write IPv6 addresses as "
+        "\"[::1]:9464\")");
+  CHECK(error_of("metrics_listen = \"::1:9464\"").find("is not \"ADDR:PORT\"") != std::string::npos);
+  CHECK(error_of("metrics_listen = \"[::1]\"") == "caad.toml:1: metrics_listen: \"[::1]\" is not \"[ADDR]:PORT\"");
+  CHECK(error_of("metrics_listen = \"[127.0.0.1]:80\"") ==
+        "caad.toml:1: metrics_listen: \"[127.0.0.1]:80\" has no IPv6 address (host names are not accepted)");
+  for (const char* port : {"0", "65536", "", "80x", "-1"}) {
+    CHECK(error_of(std::string("metrics_listen = \"127.0.0.1:") + port + "\"")
+              .find("has a port that is not a number from 1 to 65535") != std::string::npos);
+  }
+  CHECK(error_of("metrics_listen = 9464") == "caad.toml:1: metrics_listen: expected a string, found an integer");
+}
+
+TEST_CASE("webhook rate limits default by format") {
+  const config::Config c = parse_ok(
+      "[[webhook]]\nname = \"s\"\nformat = \"slack\"\nurl = \"https://a.example\"\n"
+      "[[webhook]]\nname = \"m\"\nformat = \"mattermost\"\nurl = \"https://a.example\"\n"
+      "[[webhook]]\nname = \"d\"\nformat = \"discord\"\nurl = \"https://a.example\"\n"
+      "[[webhook]]\nname = \"t\"\nformat = \"teams\"\nurl = \"https://a.example\"\n"
+      "[[webhook]]\nname = \"g\"\nformat = \"generic\"\nurl = \"https://a.example\"\nsecret_file = \"/s\"\n"
+      "[[webhook]]\nname = \"x\"\nrate_per_minute = 0\nformat = \"slack\"\nurl = \"https://a.example\"\n");
+  REQUIRE(c.webhooks.size() == 6);
+  CHECK(c.webhooks[0].rate_per_minute == 60);
+  CHECK(c.webhooks[1].rate_per_minute == 60);
+  CHECK(c.webhooks[2].rate_per_minute == 30);
+  CHECK(c.webhooks[3].rate_per_minute == 60);
+  CHECK(c.webhooks[4].rate_per_minute == 0);
+  // Set before the format: still the value given, not the format's default.
+  CHECK(c.webhooks[5].rate_per_minute == 0);
 }

@@ -391,8 +391,8 @@ struct Daemon::Impl {
                              ", denied " + std::to_string(c->denied) + ", failing " +
                              std::to_string(c->failing) + ", " + line_prefix;
           p->swept = s.note_heartbeat(now, line).has_value();
-          if (auto by = s.count_by_verdict_exposure()) {
-            for (auto& row : *by) p->by_verdict_exposure.push_back({row.verdict, row.exposure, row.count});
+          for (const auto& row : c->by_verdict_exposure) {
+            p->by_verdict_exposure.push_back({row.verdict, row.exposure, row.count});
           }
           if (prune) (void)s.prune_history(now - retention);
         },

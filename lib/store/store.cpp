@@ -30,6 +30,7 @@
 #include <cassert>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <string_view>
 #include <system_error>
 #include <unordered_map>
@@ -399,17 +400,19 @@ constexpr const char k_sql_disabled_endpoints[] =
     "SELECT name, url_sha256, disabled_at, reason FROM webhook_endpoints ORDER BY name";
 constexpr const char k_sql_enable_endpoint[] = "DELETE FROM webhook_endpoints WHERE name = ?1";
 
-constexpr const char k_sql_count_domains[] =
-    "SELECT count(*), "
-    "coalesce(sum(d.enabled), 0), "
-    "coalesce(sum(d.enabled AND s.next_check_at <= ?1), 0), "
-    "coalesce(sum(d.enabled AND s.verdict = 'permitted'), 0), "
-    "coalesce(sum(d.enabled AND s.verdict = 'denied'), 0), "
-    "coalesce(sum(d.enabled AND s.verdict = 'lookup_failed'), 0), "
-    "coalesce(sum(d.enabled AND coalesce(s.verdict, '') = ''), 0), "
-    "coalesce(sum(d.enabled AND s.verdict <> '' AND s.exposure = 'pinned'), 0), "
-    "coalesce(sum(d.enabled AND s.verdict <> '' AND s.exposure = 'exposed'), 0) "
-    "FROM domains AS d LEFT JOIN domain_state AS s ON s.domain_id = d.id";
+// Store::counts reads indexes only (0003_counts.sql): every state row by
+// (verdict, exposure) from domain_state_verdict, the due ones from
+// domain_state_next_check, and the few disabled domains, subtracted, from
+// domains_disabled.
+constexpr const char k_sql_count_domains[] = "SELECT count(*) FROM domains";
+constexpr const char k_sql_count_states[] =
+    "SELECT verdict, exposure, count(*) FROM domain_state GROUP BY verdict, exposure";
+constexpr const char k_sql_count_due[] = "SELECT count(*) FROM domain_state WHERE next_check_at <= ?1";
+constexpr const char k_sql_count_disabled[] =
+    "SELECT s.verdict, s.exposure, count(*), coalesce(sum(s.next_check_at <= ?1), 0), "
+    "coalesce(sum(s.domain_id IS NULL), 0) "
+    "FROM domains AS d INDEXED BY domains_disabled LEFT JOIN domain_state AS s ON s.domain_id = d.id "
+    "WHERE d.enabled = 0 GROUP BY 1, 2";
 constexpr const char k_sql_count_outbox[] = "SELECT count(*) FROM outbox WHERE state = ?1";
 constexpr const char k_sql_prune_history[] = "DELETE FROM check_history WHERE checked_at < ?1";
 constexpr const char k_sql_heartbeat[] =
@@ -653,10 +656,10 @@ Status insert_events(Database& db, std::span<const Event> events, const std::str
 }
 
 // Reads one count from a single-row query.
-Result<std::size_t> count_query(Database& db, const char* sql, const std::string& arg) {
+Result<std::size_t> count_query(Database& db, const char* sql, const std::optional<std::string>& arg = std::nullopt) {
   auto q = db.query(sql);
   if (!q) return propagate(q.error());
-  q->bind_text(arg);
+  if (arg) q->bind_text(*arg);
   auto row = q->step();
   if (!row) return propagate(row.error());
   return *row ? to_size(q->int_at(0)) : std::size_t{0};
@@ -985,23 +988,67 @@ Result<Counts> Store::counts(UnixSeconds now) const {
   auto tx = Transaction::begin(db, Transaction::Kind::read);
   if (!tx) return m_impl->error(k_doing, tx.error());
   Counts c;
+  // (verdict, exposure) → count, of enabled domains; "" is "never checked".
+  std::map<std::pair<std::string, std::string>, std::int64_t> groups;
+  std::int64_t with_state = 0, due = 0, disabled = 0, disabled_due = 0, disabled_without_state = 0;
   {
-    auto q = db.query(k_sql_count_domains);
+    auto q = db.query(k_sql_count_states);
+    if (!q) return m_impl->error(k_doing, q.error());
+    for (;;) {
+      auto row = q->step();
+      if (!row) return m_impl->error(k_doing, row.error());
+      if (!*row) break;
+      groups[{q->text_at(0), q->text_at(1)}] += q->int_at(2);
+      with_state += q->int_at(2);
+    }
+  }
+  {
+    auto q = db.query(k_sql_count_disabled);
+    if (!q) return m_impl->error(k_doing, q.error());
+    q->bind_int(now);
+    for (;;) {
+      auto row = q->step();
+      if (!row) return m_impl->error(k_doing, row.error());
+      if (!*row) break;
+      const std::int64_t n = q->int_at(2), without_state = q->int_at(4);
+      if (n > without_state) groups[{q->text_at(0), q->text_at(1)}] -= n - without_state;
+      disabled += n;
+      disabled_due += q->int_at(3);
+      disabled_without_state += without_state;
+    }
+  }
+  auto total = count_query(db, k_sql_count_domains);
+  if (!total) return m_impl->error(k_doing, total.error());
+  {
+    auto q = db.query(k_sql_count_due);
     if (!q) return m_impl->error(k_doing, q.error());
     q->bind_int(now);
     auto row = q->step();
     if (!row) return m_impl->error(k_doing, row.error());
-    if (*row) {
-      c.domains = to_size(q->int_at(0));
-      c.enabled = to_size(q->int_at(1));
-      c.due = to_size(q->int_at(2));
-      c.permitted = to_size(q->int_at(3));
-      c.denied = to_size(q->int_at(4));
-      c.failing = to_size(q->int_at(5));
-      c.unchecked = to_size(q->int_at(6));
-      c.pinned = to_size(q->int_at(7));
-      c.exposed = to_size(q->int_at(8));
+    if (*row) due = q->int_at(0);
+  }
+  c.domains = *total;
+  c.enabled = c.domains - to_size(disabled);
+  c.due = to_size(due - disabled_due);
+  // A domain without a state row (only in a file edited by hand) has never
+  // been checked.
+  const std::int64_t enabled_without_state =
+      static_cast<std::int64_t>(c.domains) - with_state - disabled_without_state;
+  if (enabled_without_state > 0) groups[{"", "exposed"}] += enabled_without_state;
+  for (const auto& [key, n] : groups) {
+    if (n <= 0) continue;
+    const auto& [verdict, exposure] = key;
+    const std::size_t count = to_size(n);
+    if (verdict.empty()) {
+      c.unchecked += count;
+      c.by_verdict_exposure.push_back({"unchecked", "unknown", count});
+      continue;
     }
+    if (verdict == "permitted") c.permitted += count;
+    if (verdict == "denied") c.denied += count;
+    if (verdict == "lookup_failed") c.failing += count;
+    (exposure == "pinned" ? c.pinned : c.exposed) += count;
+    c.by_verdict_exposure.push_back({verdict, exposure, count});
   }
   auto pending = count_query(db, k_sql_count_outbox, "pending");
   if (!pending) return m_impl->error(k_doing, pending.error());
@@ -1048,24 +1095,6 @@ Result<bool> Store::integrity_ok() const {
     ok = q->text_at(0) == "ok";
   }
   return rows == 1 && ok;
-}
-
-Result<std::vector<Store::VerdictExposureCount>> Store::count_by_verdict_exposure() const {
-  static constexpr char k_sql[] =
-      "SELECT coalesce(nullif(s.verdict, ''), 'unchecked') AS v, "
-      "CASE WHEN coalesce(s.verdict, '') = '' THEN 'unknown' ELSE s.exposure END AS e, count(*) "
-      "FROM domains AS d LEFT JOIN domain_state AS s ON s.domain_id = d.id "
-      "WHERE d.enabled GROUP BY v, e ORDER BY v, e";
-  auto q = m_impl->db.query(k_sql);
-  if (!q) return m_impl->error("count the domains in", q.error());
-  std::vector<VerdictExposureCount> out;
-  for (;;) {
-    auto row = q->step();
-    if (!row) return m_impl->error("count the domains in", row.error());
-    if (!*row) break;
-    out.push_back({q->text_at(0), q->text_at(1), to_size(q->int_at(2))});
-  }
-  return out;
 }
 
 Result<std::vector<OutboxRow>> Store::deliverable(UnixSeconds now, std::span<const std::string> endpoints,

@@ -48,9 +48,19 @@ struct CheckWrite {
 // Verdict and exposure counts cover enabled domains only (disabled ones are
 // not watched): permitted + denied + failing + unchecked == enabled, and
 // pinned + exposed == enabled - unchecked.
+// Enabled domains by (verdict, exposure), for the caad_domains metric;
+// verdict "unchecked" (exposure "unknown") for domains not checked yet.
+struct VerdictExposureCount {
+  std::string verdict, exposure;
+  std::size_t count = 0;
+};
+
+// Domain figures are of enabled domains, except `domains` (all of them).
+// Checked domains are counted as pinned or exposed.
 struct Counts {
   std::size_t domains = 0, enabled = 0, due = 0, permitted = 0, denied = 0, failing = 0, unchecked = 0;
   std::size_t pinned = 0, exposed = 0, outbox_pending = 0, outbox_dead = 0;
+  std::vector<VerdictExposureCount> by_verdict_exposure;  // the counts above, by both
 };
 
 // One connection to the database file. A Store is not synchronised: one
@@ -119,13 +129,6 @@ class Store {
   // Re-enables an endpoint (its URL changed): its pending rows go out again.
   Status enable_endpoint(const std::string& name);
 
-  // Enabled domains by (verdict, exposure), for the caad_domains metric;
-  // verdict "unchecked" (exposure "unknown") for domains not checked yet.
-  struct VerdictExposureCount {
-    std::string verdict, exposure;
-    std::size_t count = 0;
-  };
-  Result<std::vector<VerdictExposureCount>> count_by_verdict_exposure() const;
 
  private:
   struct Impl;

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,6 +88,21 @@ class RawDb {
     auto text = row(sql);
     REQUIRE(text.has_value());
     return std::stoll(*text);
+  }
+
+  // What EXPLAIN QUERY PLAN says of `sql`, its steps joined by "; ".
+  std::string plan(const std::string& sql) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(m_db.get(), ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &raw, nullptr);
+    std::unique_ptr<sqlite3_stmt, StatementFinalizer> stmt(raw);
+    REQUIRE(rc == SQLITE_OK);
+    std::string out;
+    while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
+      const unsigned char* p = sqlite3_column_text(stmt.get(), 3);
+      out += (out.empty() ? "" : "; ") + std::string(p ? reinterpret_cast<const char*>(p) : "");
+    }
+    INFO(out);
+    return out;
   }
 
   // The first column of the first row, as text; nullopt without a row or for NULL.
@@ -745,6 +761,25 @@ TEST_CASE("counts sums up the enabled domains by verdict, exposure and due time"
   CHECK(c->unchecked == 1);
   CHECK(c->pinned == 1);
   CHECK(c->exposed == 3);
+  // The same, by (verdict, exposure); the disabled domain is in none.
+  std::map<std::string, std::size_t> by;
+  for (const auto& g : c->by_verdict_exposure) by[g.verdict + "/" + g.exposure] += g.count;
+  CHECK(by == std::map<std::string, std::size_t>{{"permitted/pinned", 1},
+                                                 {"denied/exposed", 2},
+                                                 {"lookup_failed/exposed", 1},
+                                                 {"unchecked/unknown", 1}});
+}
+
+TEST_CASE("schema 3: counting reads indexes, not domain_state's rows") {
+  TempDir dir;
+  const std::string path = dir.file("caad.db");
+  auto store = open_store(path);
+  RawDb raw(path);
+  CHECK(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name IN ('domain_state_verdict', 'domains_disabled')") ==
+        2);
+  // What SQLite plans for the grouping: a covering index scan.
+  CHECK(raw.plan("SELECT verdict, exposure, count(*) FROM domain_state GROUP BY verdict, exposure")
+            .find("COVERING INDEX domain_state_verdict") != std::string::npos);
 }
 
 TEST_CASE("prune_history deletes only rows older than the cut-off") {

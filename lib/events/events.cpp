@@ -181,6 +181,11 @@ store::Severity severity(UnixSeconds now, std::optional<UnixSeconds> renewal,
   return store::Severity::info;
 }
 
+bool same_outcome(const store::DomainState& a, const store::DomainState& b) {
+  return a.verdict == b.verdict && a.exposure == b.exposure && a.relevant_owner == b.relevant_owner &&
+         a.failure_kind == b.failure_kind && a.reason == b.reason;
+}
+
 Transition apply(const store::DomainState& previous, const check::CheckResult& result,
                  std::optional<UnixSeconds> renewal, UnixSeconds now,
                  const config::ScheduleConfig& s) {

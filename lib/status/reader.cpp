@@ -202,10 +202,15 @@ constexpr const char k_sql_targets[] =
 constexpr const char k_sql_outbox_count[] = "SELECT count(*) FROM outbox WHERE state = ?1";
 constexpr const char k_sql_daemon[] =
     "SELECT pid, heartbeat_at, status_line, last_sweep_at FROM daemon WHERE id = 1";
+// A row without result_json said what the newest earlier row with one said
+// (CheckWrite::history_detail): the reason comes from there.
 constexpr const char k_sql_history[] =
-    "SELECT checked_at, verdict, exposure, failure_kind, "
-    "CASE WHEN result_json <> '' THEN json_extract(result_json, '$.reason') END "
-    "FROM check_history WHERE subject = ?1 ORDER BY checked_at DESC, id DESC LIMIT ?2";
+    "SELECT h.checked_at, h.verdict, h.exposure, h.failure_kind, "
+    "CASE WHEN h.result_json <> '' THEN json_extract(h.result_json, '$.reason') ELSE "
+    "(SELECT json_extract(p.result_json, '$.reason') FROM check_history AS p "
+    "WHERE p.subject = h.subject AND p.result_json <> '' AND (p.checked_at, p.id) < (h.checked_at, h.id) "
+    "ORDER BY p.checked_at DESC, p.id DESC LIMIT 1) END "
+    "FROM check_history AS h WHERE h.subject = ?1 ORDER BY h.checked_at DESC, h.id DESC LIMIT ?2";
 constexpr const char k_sql_newest_result[] =
     "SELECT result_json FROM check_history WHERE subject = ?1 AND result_json <> '' "
     "ORDER BY checked_at DESC, id DESC LIMIT 1";

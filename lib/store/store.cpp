@@ -934,7 +934,7 @@ Status Store::write_checks(std::span<const CheckWrite> checks,
           .bind_text(c.state.verdict)
           .bind_text(c.state.exposure)
           .bind_opt_text(c.state.failure_kind)
-          .bind_text(c.state.result_json);
+          .bind_text(c.history_detail ? c.state.result_json : std::string());
       if (auto r = q->run(); !r) return failed(c.subject, r.error());
     }
     if (auto r = insert_events(db, c.events, c.subject, routes); !r)

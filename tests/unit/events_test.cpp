@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include <functional>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -187,6 +189,26 @@ TEST_CASE("the new state carries the check and the counters") {
     CHECK(events::apply(s, denied(), std::nullopt, k_now, k_schedule).state.consecutive_failures ==
           0);
   }
+}
+
+TEST_CASE("same_outcome: what a check says, not when or with how many queries") {
+  const auto a = events::apply(state("permitted"), denied(), std::nullopt, k_now, k_schedule).state;
+  auto b = events::apply(state("denied"), denied(), std::nullopt, k_now + 3600, k_schedule).state;
+  CHECK(events::same_outcome(a, b));
+  b.consecutive_failures = 3;
+  b.result_json = "{}";
+  CHECK(events::same_outcome(a, b));
+  for (auto change : std::vector<std::function<void(store::DomainState&)>>{
+           [](store::DomainState& s) { s.verdict = "permitted"; },
+           [](store::DomainState& s) { s.exposure = "pinned"; },
+           [](store::DomainState& s) { s.relevant_owner = "other.test"; },
+           [](store::DomainState& s) { s.failure_kind = "timeout"; },
+           [](store::DomainState& s) { s.reason += " (changed)"; }}) {
+    store::DomainState c = a;
+    change(c);
+    CHECK_FALSE(events::same_outcome(a, c));
+  }
+  CHECK_FALSE(events::same_outcome(store::DomainState{}, a));  // never checked
 }
 
 TEST_CASE("renewal at risk is raised once per episode") {

@@ -51,6 +51,21 @@ class TempDir {
 };
 
 // Runs SQL on a plain connection: what the store has no method for.
+// The first column of the first row of `sql`, an integer.
+inline std::int64_t raw_count(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+  INFO(sql << ": " << sqlite3_errmsg(db));
+  std::int64_t out = -1;
+  if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) out = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+  return out;
+}
+
 inline void raw_exec(const std::string& path, const std::string& sql) {
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
@@ -168,9 +183,10 @@ class Fixture {
     events::Transition t = events::apply(found->state, result, renewal, now, m_schedule);
     t.state.next_check_at =
         schedule::next_check(now, renewal, t.state.consecutive_failures, m_schedule, 0x5eed);
+    const bool history_detail = !events::same_outcome(found->state, t.state);
     std::vector<store::CheckWrite> writes{
         store::CheckWrite{found->domain.id, found->domain.spec.request.text(), std::move(t.state),
-                          std::move(t.events), found->domain.updated_at}};
+                          std::move(t.events), found->domain.updated_at, history_detail}};
     auto r = m_store->write_checks(writes, routes());
     if (!r) FAIL_CHECK(r.error().message);
     REQUIRE(r.has_value());

@@ -479,3 +479,30 @@ TEST_CASE("disabled domains are not counted, even once checked, and the counts m
     CHECK(s->domains.exposed == c->exposed);
   }
 }
+
+TEST_CASE("show: a check that said nothing new keeps a short history row, with the reason of the last full one") {
+  Fixture f;
+  f.add("same.customer.test", k_now - 3 * k_days, k_now + 30 * k_days);
+  f.check("same.customer.test", Lookups::exposed("same.customer.test", {}), k_now - 2 * k_days);
+  f.check("same.customer.test", Lookups::exposed("same.customer.test", {}), k_now - k_days);
+  f.check("same.customer.test", Lookups::exposed("same.customer.test", {}), k_now - k_hour);
+  f.check("same.customer.test", Lookups::exposed("same.customer.test", {k_allows_letsencrypt}), k_now - 60);
+  // Only the first check and the change carry the full result.
+  CHECK(raw_count(f.path(), "SELECT count(*) FROM check_history WHERE subject = 'same.customer.test'") == 4);
+  CHECK(raw_count(f.path(), "SELECT count(*) FROM check_history WHERE subject = 'same.customer.test' "
+                            "AND result_json <> ''") == 2);
+
+  auto reader = open_reader(f.path());
+  auto shown = reader->show("same.customer.test", k_defaults, 10);
+  REQUIRE(shown.has_value());
+  REQUIRE(shown->has_value());
+  const DomainDetail& d = **shown;
+  REQUIRE(d.history.size() == 4);  // newest first
+  CHECK(d.history[0].checked_at == k_now - 60);
+  CHECK_FALSE(d.history[0].reason.empty());
+  CHECK(d.history[1].reason == d.history[3].reason);
+  CHECK(d.history[2].reason == d.history[3].reason);
+  CHECK_FALSE(d.history[3].reason.empty());
+  CHECK(d.history[0].reason != d.history[3].reason);
+  CHECK(d.history[1].verdict == d.history[3].verdict);
+}

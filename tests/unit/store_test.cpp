@@ -604,6 +604,24 @@ TEST_CASE("write_checks stores state, history, events and an outbox row per want
   CHECK(counts->outbox_dead == 0);
 }
 
+TEST_CASE("a check that said nothing new writes a history row without result_json") {
+  TempDir dir;
+  const std::string path = dir.file("caad.db");
+  auto store = open_store(path);
+  upsert(*store, {spec("a.example"), spec("b.example")});
+  CheckWrite full{id_of(*store, "a.example"), "a.example", checked("denied", k_now + 60), {}};
+  CheckWrite same{id_of(*store, "b.example"), "b.example", checked("denied", k_now + 60), {}};
+  same.history_detail = false;
+  write(*store, {full, same});
+  RawDb raw(path);
+  CHECK(raw.row("SELECT result_json FROM check_history WHERE subject = 'a.example'") == R"({"verdict":"x"})");
+  CHECK(raw.row("SELECT result_json FROM check_history WHERE subject = 'b.example'") == "");
+  CHECK(raw.row("SELECT verdict FROM check_history WHERE subject = 'b.example'") == "denied");
+  // The current state keeps the full result either way.
+  CHECK(raw.row("SELECT s.result_json FROM domain_state s JOIN domains d ON d.id = s.domain_id "
+                "WHERE d.name = 'b.example'") == R"({"verdict":"x"})");
+}
+
 TEST_CASE("a failure in a write_checks batch writes nothing of it") {
   TempDir dir;
   const std::string path = dir.file("caad.db");

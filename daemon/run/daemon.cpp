@@ -197,6 +197,12 @@ struct Daemon::Impl {
     if (stopping || fetching) return;
     std::size_t room = cfg.concurrency > active ? cfg.concurrency - active : 0;
     if (room == 0) return;
+    // A fetch reads the busy domains again (checked, result not yet written:
+    // their next_check_at is still in the past) before the new ones, so
+    // fetching a few at a time would read hundreds of rows for each new one.
+    // While checks are running, wait until a quarter of the slots are free.
+    const std::size_t step = std::max<std::size_t>(1, std::min<std::size_t>(cfg.concurrency, cfg.batch_size) / 4);
+    if (active > 0 && room < step) return;
     std::size_t limit = std::min<std::size_t>(room, cfg.batch_size) + busy.size();
     fetching = true;
     struct Payload {

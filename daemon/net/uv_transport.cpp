@@ -14,14 +14,33 @@
 // where `first` rotates from question to question so that the load spreads.
 // Each attempt takes a token from that resolver's bucket when a qps cap is
 // set (the TCP follow-up of a truncated answer does not: it finishes the
-// same exchange), opens a fresh UDP socket bound to the wildcard address so
-// that the kernel picks a random source port, connects it to the resolver
-// (the kernel then drops datagrams from elsewhere and reports ICMP errors,
-// and we check the source again anyway), and sends the query with a fresh
-// random ID. A datagram that is not from the resolver, has another ID or
-// does not decode is counted and ignored: an off-path attacker or a stale
-// packet must not be able to end the query. Only the attempt timer ends an
-// attempt that gets no usable answer.
+// same exchange), and sends the query with a fresh random ID on one of the
+// resolver's pooled UDP sockets.
+//
+// UDP sockets. Each resolver has a pool of up to udp_sockets_per_resolver
+// open sockets, taken in turn. Each is bound to the wildcard address with
+// port 0, so that the kernel picks a random source port for it, and
+// connected to the resolver (the kernel then drops datagrams from elsewhere
+// and reports ICMP errors, and we check the source again anyway). A socket
+// carries at most queries_per_socket queries and is used for at most
+// socket_lifetime; then it is retired: it takes no new query, and it is
+// closed once the queries on it are done, while a fresh socket with a fresh
+// random port takes its place. So every query still leaves from a port that
+// an off-path attacker cannot predict, and must be matched by port and
+// random ID together, while opening and closing a socket (socket, bind,
+// connect, close and two epoll registrations) is paid once per batch of
+// queries instead of once per query. The price: a port is reused for a
+// handful of queries, so one port learnt through a side channel would
+// expose that handful, not one query; the two limits bound it. On a socket,
+// the IDs of the queries in flight are distinct. An answer is taken only
+// if it comes from the resolver's address and port, on the socket of a
+// query in flight with that ID, and decodes as a response to that query's
+// question. A datagram that fails any of these is counted and ignored: an
+// off-path attacker or a stale packet must not be able to end a query.
+// Only the attempt timer ends an attempt that gets no usable answer. A
+// socket error (mostly an ICMP "port unreachable" turned into ECONNREFUSED)
+// belongs to the socket, not to one query, so it ends the attempts of every
+// query on that socket and retires it.
 //
 // The failure reported when all attempts are used up is the most telling
 // one seen: truncated (a server answered, but TCP failed), then malformed
@@ -33,8 +52,18 @@
 // in small "link" structs that point back at their query; when a query moves
 // on, it detaches its links (owner = nullptr) and closes them, so callbacks
 // that libuv still delivers for them (a cancelled send, a connect that ends
-// in ECANCELED) find no owner and do nothing. Queries themselves own no
-// handle memory and are freed as soon as they are done.
+// in ECANCELED) find no owner and do nothing. A pooled UDP socket points at
+// no query but at the core, and forgets the core (core = nullptr) when it
+// starts closing. Queries themselves own no handle memory and are freed as
+// soon as they are done.
+//
+// Every attempt, UDP or TCP, waits the same attempt_timeout, so deadlines
+// fall due in the order they were set: one timer serves all of them from a
+// FIFO queue, and an attempt that ends early leaves its entry behind, to be
+// skipped (each query notes the one entry that counts). This departs from
+// "one timer per query" on purpose: a libuv timer per query cost an init, a
+// start, a stop and a close with its callback, about a tenth of all the
+// work `caad check` did per name; the states stay explicit all the same.
 //
 // Handlers run from loop callbacks, never inside query(): query() only queues
 // and arms a zero-delay timer. A handler may call query() or close(); code
@@ -75,15 +104,21 @@ using lookup::Reply;
 using lookup::ReplyHandler;
 using lookup::TransportFailure;
 
-// Big enough for any datagram, so that nothing arrives cut short; shared by
-// all sockets because libuv hands each datagram to the receive callback
-// right after allocating for it.
-constexpr std::size_t k_udp_buffer_octets = 65536;
+// Big enough for any datagram, so that nothing arrives cut short. The
+// buffer is shared by all sockets, because libuv hands the datagrams of one
+// read to the receive callback before it asks for a buffer again.
+constexpr std::size_t k_udp_datagram_octets = 65536;
+// Sockets read with recvmmsg(): libuv splits the buffer into one
+// k_udp_datagram_octets piece per datagram, and a busy socket then gives up
+// to this many answers for one system call instead of one each.
+constexpr std::size_t k_udp_datagrams_per_read = 16;
+constexpr std::size_t k_udp_buffer_octets = k_udp_datagram_octets * k_udp_datagrams_per_read;
 constexpr std::size_t k_tcp_read_octets = 4096;
 constexpr std::size_t k_length_prefix_octets = 2;
 constexpr std::size_t k_rcode_slots = std::size(TransportCounters{}.by_rcode);
 constexpr std::int64_t k_milli_tokens_per_query = 1000;
 constexpr std::size_t k_random_pool_ids = 64;
+constexpr unsigned k_max_queries_per_socket = 32768;
 
 std::atomic<std::size_t>& callback_failures() {
   static std::atomic<std::size_t> count{0};
@@ -125,12 +160,34 @@ enum class Via { udp, tcp };
 struct Query;
 class Core;
 
-struct UdpLink {
+// A pooled UDP socket, connected to one resolver (see the file comment).
+struct UdpSocket {
   uv_udp_t handle{};
-  uv_udp_send_t send_req{};
-  std::vector<std::uint8_t> payload;  // must outlive the send
-  Core* core = nullptr;
-  Query* owner = nullptr;
+  Core* core = nullptr;  // nullptr once it is closing
+  std::size_t resolver = 0;
+  unsigned sent = 0;         // queries sent on it so far
+  std::uint64_t opened_at = 0;  // uv_now() when it was opened
+  bool retired = false;      // takes no new query; closes when `waiting` is empty
+  // The queries in flight on it, by ID. Few (queries_per_socket at most), so
+  // a vector is the quickest to search.
+  std::vector<std::pair<std::uint16_t, Query*>> waiting;
+
+  Query* find(std::uint16_t id) const {
+    for (const auto& [waiting_id, query] : waiting) {
+      if (waiting_id == id) return query;
+    }
+    return nullptr;
+  }
+};
+
+// A send that could not go out at once (the socket buffer was full): it owns
+// its bytes until libuv is done with them.
+struct UdpSend {
+  uv_udp_send_t req{};
+  std::vector<std::uint8_t> payload;
+  UdpSocket* socket = nullptr;
+  std::uint16_t id = 0;
+  std::uint64_t serial = 0;  // the query it was for
 };
 
 struct TcpLink {
@@ -144,14 +201,15 @@ struct TcpLink {
   Query* owner = nullptr;
 };
 
-struct AttemptTimer {
-  uv_timer_t handle{};
-  Core* core = nullptr;
-  Query* owner = nullptr;
+// One attempt's deadline in the queue that the attempt timer serves.
+struct Deadline {
+  std::uint64_t at_ms = 0;  // uv_now() time
+  std::uint64_t serial = 0;  // the query
+  std::uint64_t number = 0;  // counts only while the query's `deadline` is this
 };
 
-// The transport's own timers: the queue kick (index unused) and one rate
-// refill timer per resolver.
+// The transport's own timers: the queue kick and the attempt timer (index
+// unused), and one rate refill timer per resolver.
 struct CoreTimer {
   uv_timer_t handle{};
   Core* core = nullptr;  // nullptr once closed
@@ -179,8 +237,8 @@ struct Query {
   std::size_t resolver = 0;
   std::uint16_t id = 0;
   std::vector<std::uint8_t> wire;  // the query of the current attempt
-  AttemptTimer* timer = nullptr;
-  UdpLink* udp = nullptr;
+  std::uint64_t deadline = 0;   // the Deadline of the current attempt; 0: none
+  UdpSocket* socket = nullptr;  // in state udp: the socket the attempt waits on
   TcpLink* tcp = nullptr;
   // What went wrong so far, for the failure reported at the end.
   std::optional<std::string> truncation_problem;
@@ -199,6 +257,8 @@ struct Resolver {
   std::uint64_t refilled_at = 0;
   std::deque<std::uint64_t> waiting;  // serials of queries waiting for a token, in order
   CoreTimer* refill_timer = nullptr;
+  std::vector<UdpSocket*> sockets;  // the pool: open, not retired
+  std::size_t next_socket = 0;      // the pool's turn
 };
 
 bool same_endpoint(const sockaddr* from, const sockaddr_storage& expected) {
@@ -242,18 +302,19 @@ class Core {
 
   // Entry points for the libuv trampolines below.
   void on_kick();
+  void on_deadlines();
   void on_refill(std::size_t index);
   void on_attempt_timeout(Query& q);
-  void on_udp_sent(Query& q, int status);
-  void on_udp_datagram(Query& q, std::span<const std::uint8_t> data, const sockaddr* from,
+  void on_udp_sent(UdpSocket& socket, std::uint16_t id, std::uint64_t serial, int status);
+  void on_udp_datagram(UdpSocket& socket, std::span<const std::uint8_t> data, const sockaddr* from,
                        unsigned flags);
-  void on_udp_error(Query& q, int status);
+  void on_udp_error(UdpSocket& socket, int status);
   void on_tcp_connected(TcpLink& link, int status);
   void on_tcp_written(Query& q, int status);
   void on_tcp_data(TcpLink& link, std::span<const std::uint8_t> data);
   void on_tcp_end(TcpLink& link, int status);
 
-  std::array<std::uint8_t, k_udp_buffer_octets>& udp_buffer() { return m_udp_buffer; }
+  std::uint8_t* udp_buffer() { return m_udp_buffer.get(); }
 
  private:
   void arm_kick();
@@ -264,6 +325,11 @@ class Core {
   void refill(Resolver& r);
   void arm_refill(std::size_t index);
   void send_udp(Query& q);
+  UdpSocket* socket_for(std::size_t resolver, std::string& problem);
+  UdpSocket* open_socket(std::size_t resolver, std::string& problem);
+  void retire(UdpSocket& socket);
+  void close_socket(UdpSocket& socket);
+  void note_wrong_id(UdpSocket& socket, std::span<const std::uint8_t> data);
   void start_tcp(Query& q);
   void start_attempt_timer(Query& q);
   void answered(Query& q, dns::Message message, Via via);
@@ -281,6 +347,9 @@ class Core {
   unsigned m_attempts;
   std::size_t m_max_in_flight;
   std::uint64_t m_timeout_ms;
+  std::size_t m_sockets_per_resolver;
+  unsigned m_queries_per_socket;
+  std::uint64_t m_socket_lifetime_ms;
   std::vector<Resolver> m_resolvers;
   TransportCounters m_counters;
   bool m_closing = false;
@@ -289,10 +358,14 @@ class Core {
   std::deque<std::unique_ptr<Query>> m_queue;
   std::map<std::uint64_t, std::unique_ptr<Query>> m_active;
   CoreTimer* m_kick = nullptr;
+  CoreTimer* m_attempt_timer = nullptr;
+  std::deque<Deadline> m_deadlines;  // in deadline order, which is the order they were set
+  std::uint64_t m_last_deadline = 0;
   std::array<std::uint16_t, k_random_pool_ids> m_random_ids{};
   std::size_t m_random_next = k_random_pool_ids;
   std::uint64_t m_fallback_seed = 0;
-  std::array<std::uint8_t, k_udp_buffer_octets> m_udp_buffer{};
+  // Not zeroed: the kernel writes what is read, and untouched pages cost no memory.
+  std::unique_ptr<std::uint8_t[]> m_udp_buffer{new std::uint8_t[k_udp_buffer_octets]};
 };
 
 // ---- libuv trampolines ------------------------------------------------------
@@ -311,10 +384,10 @@ void refill_cb(uv_timer_t* timer) {
   });
 }
 
-void attempt_timeout_cb(uv_timer_t* timer) {
-  auto* link = static_cast<AttemptTimer*>(timer->data);
+void attempt_timer_cb(uv_timer_t* timer) {
+  auto* self = static_cast<CoreTimer*>(timer->data);
   guarded("attempt timer", [&] {
-    if (link->owner != nullptr) link->core->on_attempt_timeout(*link->owner);
+    if (self->core != nullptr) self->core->on_deadlines();
   });
 }
 
@@ -328,34 +401,47 @@ void deferred_cb(uv_timer_t* timer) {
   });
 }
 
+// libuv asks for a buffer even for a socket that is closing; the one shared
+// buffer lives as long as the core, so a socket without a core gets none
+// (libuv then reports UV_ENOBUFS, which the receive callback ignores).
 void udp_alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-  auto* link = static_cast<UdpLink*>(handle->data);
-  auto& buffer = link->core->udp_buffer();
-  *buf = uv_buf_init(reinterpret_cast<char*>(buffer.data()), static_cast<unsigned>(buffer.size()));
+  auto* socket = static_cast<UdpSocket*>(handle->data);
+  if (socket->core == nullptr) {
+    *buf = uv_buf_init(nullptr, 0);
+    return;
+  }
+  *buf = uv_buf_init(reinterpret_cast<char*>(socket->core->udp_buffer()),
+                     static_cast<unsigned>(k_udp_buffer_octets));
 }
 
 void udp_recv_cb(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
                  unsigned flags) {
-  auto* link = static_cast<UdpLink*>(handle->data);
+  auto* socket = static_cast<UdpSocket*>(handle->data);
   guarded("udp receive", [&] {
-    if (link->owner == nullptr) return;
+    if (socket->core == nullptr) return;
     if (nread < 0) {
-      link->core->on_udp_error(*link->owner, static_cast<int>(nread));
+      socket->core->on_udp_error(*socket, static_cast<int>(nread));
       return;
     }
-    // nread == 0 without an address only says that the socket is drained.
+    // nread == 0 without an address only says that the socket is drained,
+    // or (UV_UDP_MMSG_FREE) that a recvmmsg() batch is over.
     if (nread == 0 && from == nullptr) return;
     const std::span<const std::uint8_t> data(reinterpret_cast<const std::uint8_t*>(buf->base),
                                              static_cast<std::size_t>(nread));
-    link->core->on_udp_datagram(*link->owner, data, from, flags);
+    socket->core->on_udp_datagram(*socket, data, from, flags);
   });
 }
 
+// libuv runs this for every send it queued, with UV_ECANCELED if the socket
+// closed first, and before the socket's close callback: `socket` is valid.
 void udp_send_cb(uv_udp_send_t* req, int status) {
-  auto* link = static_cast<UdpLink*>(req->data);
+  auto* send = static_cast<UdpSend*>(req->data);
   guarded("udp send", [&] {
-    if (link->owner != nullptr) link->core->on_udp_sent(*link->owner, status);
+    if (send->socket->core != nullptr) {
+      send->socket->core->on_udp_sent(*send->socket, send->id, send->serial, status);
+    }
   });
+  delete send;
 }
 
 void tcp_connect_cb(uv_connect_t* req, int status) {
@@ -400,7 +486,12 @@ Core::Core(uv_loop_t* loop, TransportOptions options)
       // Zero would stall every question; one is the smallest cap that works.
       m_max_in_flight(std::max<std::size_t>(1, m_options.max_in_flight)),
       m_timeout_ms(static_cast<std::uint64_t>(
-          std::max<std::int64_t>(1, m_options.attempt_timeout.count()))) {
+          std::max<std::int64_t>(1, m_options.attempt_timeout.count()))),
+      m_sockets_per_resolver(std::max<std::size_t>(1, m_options.udp_sockets_per_resolver)),
+      // At most half the ID space, so that a free ID is always found quickly.
+      m_queries_per_socket(std::clamp(m_options.queries_per_socket, 1U, k_max_queries_per_socket)),
+      m_socket_lifetime_ms(static_cast<std::uint64_t>(
+          std::max<std::int64_t>(1, m_options.socket_lifetime.count()))) {
   const std::uint64_t now = uv_now(m_loop);
   for (std::size_t i = 0; i < m_options.resolvers.size(); ++i) {
     Resolver r;
@@ -430,6 +521,10 @@ Core::Core(uv_loop_t* loop, TransportOptions options)
   m_kick->core = this;
   m_kick->handle.data = m_kick;
   uv_timer_init(m_loop, &m_kick->handle);
+  m_attempt_timer = new CoreTimer{};
+  m_attempt_timer->core = this;
+  m_attempt_timer->handle.data = m_attempt_timer;
+  uv_timer_init(m_loop, &m_attempt_timer->handle);
   m_fallback_seed = uv_hrtime() ^ reinterpret_cast<std::uintptr_t>(this);
 }
 
@@ -458,17 +553,24 @@ void Core::close() {
   m_queue.clear();
   for (Resolver& r : m_resolvers) {
     r.waiting.clear();
+    for (UdpSocket* socket : r.sockets) {
+      socket->retired = true;
+      if (socket->waiting.empty()) close_socket(*socket);
+    }
+    r.sockets.clear();
     if (r.refill_timer != nullptr) {
       r.refill_timer->core = nullptr;
       close_link(r.refill_timer);
       r.refill_timer = nullptr;
     }
   }
-  if (m_kick != nullptr) {
-    m_kick->core = nullptr;
-    close_link(m_kick);
-    m_kick = nullptr;
+  for (CoreTimer** timer : {&m_kick, &m_attempt_timer}) {
+    if (*timer == nullptr) continue;
+    (*timer)->core = nullptr;
+    close_link(*timer);
+    *timer = nullptr;
   }
+  m_deadlines.clear();
   for (auto& q : victims) {
     release_all(*q);
     q->state = QueryState::done;
@@ -494,7 +596,8 @@ void Core::defer(ReplyHandler done, Reply reply) {
 }
 
 void Core::arm_kick() {
-  if (m_kick == nullptr) return;
+  // Armed already: it fires on the loop's next turn either way.
+  if (m_kick == nullptr || uv_is_active(as_handle(&m_kick->handle))) return;
   uv_timer_start(&m_kick->handle, kick_cb, 0, 0);
 }
 
@@ -517,11 +620,6 @@ void Core::start_question(Query& q) {
     finish(q, Failed{TransportFailure::network, "no resolvers are configured", ""});
     return;
   }
-  q.timer = new AttemptTimer{};
-  q.timer->core = this;
-  q.timer->owner = &q;
-  q.timer->handle.data = q.timer;
-  uv_timer_init(m_loop, &q.timer->handle);
   q.first_resolver = m_next_first++ % m_resolvers.size();
   begin_attempt(q);
 }
@@ -610,7 +708,88 @@ std::uint16_t Core::random_id() {
 }
 
 void Core::start_attempt_timer(Query& q) {
-  uv_timer_start(&q.timer->handle, attempt_timeout_cb, m_timeout_ms, 0);
+  q.deadline = ++m_last_deadline;
+  m_deadlines.push_back(Deadline{uv_now(m_loop) + m_timeout_ms, q.serial, q.deadline});
+  if (!uv_is_active(as_handle(&m_attempt_timer->handle))) {
+    uv_timer_start(&m_attempt_timer->handle, attempt_timer_cb, m_timeout_ms, 0);
+  }
+}
+
+// Times out the attempts whose deadline has come, skipping the entries of
+// attempts that ended before it, and arms the timer for the next one.
+void Core::on_deadlines() {
+  const std::uint64_t now = uv_now(m_loop);
+  while (!m_closing && !m_deadlines.empty() && m_deadlines.front().at_ms <= now) {
+    const Deadline due = m_deadlines.front();
+    m_deadlines.pop_front();
+    const auto it = m_active.find(due.serial);
+    if (it == m_active.end() || it->second->deadline != due.number) continue;
+    it->second->deadline = 0;
+    on_attempt_timeout(*it->second);  // may run handlers, even close()
+  }
+  if (!m_closing && !m_deadlines.empty()) {
+    uv_timer_start(&m_attempt_timer->handle, attempt_timer_cb, m_deadlines.front().at_ms - now, 0);
+  }
+}
+
+UdpSocket* Core::open_socket(std::size_t resolver, std::string& problem) {
+  const Resolver& r = m_resolvers[resolver];
+  auto* socket = new UdpSocket{};
+  socket->core = this;
+  socket->resolver = resolver;
+  socket->opened_at = uv_now(m_loop);
+  socket->handle.data = socket;
+  // uv_udp_init() creates no socket yet and cannot fail on Linux; should
+  // it fail, the handle is not registered and can be deleted at once.
+  if (const int rc = uv_udp_init_ex(m_loop, &socket->handle, AF_UNSPEC | UV_UDP_RECVMMSG); rc != 0) {
+    delete socket;
+    problem = "cannot create a UDP socket: " + error_text(rc);
+    return nullptr;
+  }
+  sockaddr_storage local{};
+  if (r.address.ipv6) {
+    uv_ip6_addr("::", 0, reinterpret_cast<sockaddr_in6*>(&local));
+  } else {
+    uv_ip4_addr("0.0.0.0", 0, reinterpret_cast<sockaddr_in*>(&local));
+  }
+  int rc = uv_udp_bind(&socket->handle, reinterpret_cast<const sockaddr*>(&local), 0);
+  if (rc == 0) rc = uv_udp_connect(&socket->handle, reinterpret_cast<const sockaddr*>(&r.socket_address));
+  if (rc == 0) rc = uv_udp_recv_start(&socket->handle, udp_alloc_cb, udp_recv_cb);
+  if (rc != 0) {
+    problem = "cannot send to " + r.text + ": " + error_text(rc);
+    close_socket(*socket);
+    return nullptr;
+  }
+  return socket;
+}
+
+// The pool's next socket, after retiring one that is too old; a new one while
+// the pool is not full. Sockets that reach their query limit leave the pool
+// in send_udp().
+UdpSocket* Core::socket_for(std::size_t resolver, std::string& problem) {
+  Resolver& r = m_resolvers[resolver];
+  const std::uint64_t now = uv_now(m_loop);
+  if (r.sockets.size() >= m_sockets_per_resolver) {
+    const std::size_t turn = r.next_socket++ % r.sockets.size();
+    UdpSocket* socket = r.sockets[turn];
+    if (now - socket->opened_at < m_socket_lifetime_ms) return socket;
+    retire(*socket);
+  }
+  UdpSocket* socket = open_socket(resolver, problem);
+  if (socket != nullptr) r.sockets.push_back(socket);
+  return socket;
+}
+
+void Core::retire(UdpSocket& socket) {
+  if (socket.retired) return;
+  socket.retired = true;
+  std::erase(m_resolvers[socket.resolver].sockets, &socket);
+  if (socket.waiting.empty()) close_socket(socket);
+}
+
+void Core::close_socket(UdpSocket& socket) {
+  socket.core = nullptr;
+  close_link(&socket);
 }
 
 void Core::send_udp(Query& q) {
@@ -620,46 +799,48 @@ void Core::send_udp(Query& q) {
     attempt_failed(q, TransportFailure::network, r.text + " is not a usable socket address");
     return;
   }
-  q.id = random_id();
+  std::string problem;
+  UdpSocket* socket = socket_for(q.resolver, problem);
+  if (socket == nullptr) {
+    attempt_failed(q, TransportFailure::network, std::move(problem));
+    return;
+  }
+  // IDs are random; two queries in flight on one socket never share one.
+  do {
+    q.id = random_id();
+  } while (socket->find(q.id) != nullptr);
   q.wire = encode_query(q.question, q.id);
   if (q.wire.empty()) {
     finish(q, Failed{TransportFailure::network,
                      "cannot encode a query for " + q.question.name.text(), r.text});
     return;
   }
+  socket->waiting.emplace_back(q.id, &q);
+  q.socket = socket;
+  if (++socket->sent >= m_queries_per_socket) retire(*socket);
 
-  auto* link = new UdpLink{};
-  link->core = this;
-  link->owner = &q;
-  link->handle.data = link;
-  link->send_req.data = link;
-  link->payload = q.wire;
-  // uv_udp_init() creates no socket yet and cannot fail on Linux; should
-  // it fail, the handle is not registered and can be deleted at once.
-  if (const int rc = uv_udp_init(m_loop, &link->handle); rc != 0) {
-    delete link;
-    attempt_failed(q, TransportFailure::network, "cannot create a UDP socket: " + error_text(rc));
-    return;
+  // Straight out with one sendmsg(); only when the socket buffer is full
+  // does libuv queue a copy and report on it later.
+  const uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(q.wire.data()),
+                                   static_cast<unsigned>(q.wire.size()));
+  // The socket is connected, so the destination must be left out.
+  int rc = uv_udp_try_send(&socket->handle, &buf, 1, nullptr);
+  if (rc == UV_EAGAIN) {
+    auto* send = new UdpSend{};
+    send->req.data = send;
+    send->payload = q.wire;
+    send->socket = socket;
+    send->id = q.id;
+    send->serial = q.serial;
+    const uv_buf_t copy = uv_buf_init(reinterpret_cast<char*>(send->payload.data()),
+                                      static_cast<unsigned>(send->payload.size()));
+    rc = uv_udp_send(&send->req, &socket->handle, &copy, 1, nullptr, udp_send_cb);
+    if (rc != 0) delete send;
   }
-  q.udp = link;
-
-  sockaddr_storage local{};
-  if (r.address.ipv6) {
-    uv_ip6_addr("::", 0, reinterpret_cast<sockaddr_in6*>(&local));
-  } else {
-    uv_ip4_addr("0.0.0.0", 0, reinterpret_cast<sockaddr_in*>(&local));
-  }
-  const auto* remote = reinterpret_cast<const sockaddr*>(&r.socket_address);
-  int rc = uv_udp_bind(&link->handle, reinterpret_cast<const sockaddr*>(&local), 0);
-  if (rc == 0) rc = uv_udp_connect(&link->handle, remote);
-  if (rc == 0) rc = uv_udp_recv_start(&link->handle, udp_alloc_cb, udp_recv_cb);
-  if (rc == 0) {
-    const uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(link->payload.data()),
-                                     static_cast<unsigned>(link->payload.size()));
-    // The socket is connected, so the destination must be left out.
-    rc = uv_udp_send(&link->send_req, &link->handle, &buf, 1, nullptr, udp_send_cb);
-  }
-  if (rc != 0) {
+  if (rc < 0) {
+    // Often an ICMP error that an earlier datagram left on the socket; the
+    // socket takes no more queries either way.
+    retire(*socket);
     attempt_failed(q, TransportFailure::network,
                    "cannot send to " + r.text + ": " + error_text(rc));
     return;
@@ -668,45 +849,71 @@ void Core::send_udp(Query& q) {
   start_attempt_timer(q);
 }
 
-void Core::on_udp_sent(Query& q, int status) {
-  if (status >= 0 || q.state != QueryState::udp) return;
-  attempt_failed(q, TransportFailure::network,
-                 "cannot send to " + m_resolvers[q.resolver].text + ": " + error_text(status));
+void Core::on_udp_sent(UdpSocket& socket, std::uint16_t id, std::uint64_t serial, int status) {
+  if (status >= 0) return;
+  Query* q = socket.find(id);
+  if (q == nullptr || q->serial != serial || q->state != QueryState::udp) return;
+  attempt_failed(*q, TransportFailure::network,
+                 "cannot send to " + m_resolvers[q->resolver].text + ": " + error_text(status));
 }
 
-void Core::on_udp_error(Query& q, int status) {
-  if (q.state != QueryState::udp) return;
+void Core::on_udp_error(UdpSocket& socket, int status) {
   // On a connected socket this is mostly an ICMP error: port unreachable
-  // shows up as ECONNREFUSED.
-  attempt_failed(q, TransportFailure::network,
-                 m_resolvers[q.resolver].text + ": " + error_text(status));
+  // shows up as ECONNREFUSED. It says nothing about which query it was for,
+  // so every attempt on the socket ends, and the socket takes no more.
+  const std::string problem = m_resolvers[socket.resolver].text + ": " + error_text(status);
+  std::vector<std::uint64_t> serials;
+  for (const auto& [id, query] : socket.waiting) serials.push_back(query->serial);
+  retire(socket);  // closes it now if nothing waits on it
+  for (const std::uint64_t serial : serials) {
+    if (m_closing) return;
+    const auto it = m_active.find(serial);
+    if (it == m_active.end()) continue;
+    Query& q = *it->second;
+    if (q.state != QueryState::udp || q.socket != &socket) continue;
+    attempt_failed(q, TransportFailure::network, problem);  // may run handlers
+  }
 }
 
-void Core::on_udp_datagram(Query& q, std::span<const std::uint8_t> data, const sockaddr* from,
+// A datagram from the resolver with an ID that no query on this socket
+// waits for. When it answers the question of a query that does wait here,
+// the resolver got that query's ID wrong: worth saying if the query fails.
+void Core::note_wrong_id(UdpSocket& socket, std::span<const std::uint8_t> data) {
+  const std::uint16_t id = read_u16(data.data());
+  for (const auto& [waiting_id, query] : socket.waiting) {
+    if (decode_response(data, query->question, id)) {
+      query->bad_answer_problem = "answers from " + m_resolvers[socket.resolver].text + " carried the wrong ID";
+    }
+  }
+}
+
+void Core::on_udp_datagram(UdpSocket& socket, std::span<const std::uint8_t> data, const sockaddr* from,
                            unsigned flags) {
-  if (q.state != QueryState::udp) return;
-  const Resolver& r = m_resolvers[q.resolver];
-  if (!same_endpoint(from, r.socket_address)) {
+  const Resolver& r = m_resolvers[socket.resolver];
+  if (!same_endpoint(from, r.socket_address) || data.size() < k_length_prefix_octets) {
     ++m_counters.mismatched;
+    return;
+  }
+  const std::uint16_t id = read_u16(data.data());
+  Query* q = socket.find(id);
+  if (q == nullptr) {
+    // Another ID, or an answer that came after its attempt had ended.
+    ++m_counters.mismatched;
+    note_wrong_id(socket, data);
     return;
   }
   if ((flags & UV_UDP_PARTIAL) != 0) {
     ++m_counters.malformed;
-    q.bad_answer_problem = "a datagram from " + r.text + " did not fit the receive buffer";
+    q->bad_answer_problem = "a datagram from " + r.text + " did not fit the receive buffer";
     return;
   }
-  if (data.size() >= k_length_prefix_octets && read_u16(data.data()) != q.id) {
-    ++m_counters.mismatched;
-    q.bad_answer_problem = "answers from " + r.text + " carried the wrong ID";
-    return;
-  }
-  auto message = decode_response(data, q.question, q.id);
+  auto message = decode_response(data, q->question, id);
   if (!message) {
     ++m_counters.malformed;
-    q.bad_answer_problem = "bad answer from " + r.text + ": " + message.error().message;
+    q->bad_answer_problem = "bad answer from " + r.text + ": " + message.error().message;
     return;
   }
-  answered(q, std::move(*message), Via::udp);
+  answered(*q, std::move(*message), Via::udp);
 }
 
 void Core::start_tcp(Query& q) {
@@ -908,26 +1115,22 @@ void Core::finish(Query& q, Reply reply) {
 }
 
 void Core::release_links(Query& q) {
-  if (q.udp != nullptr) {
-    q.udp->owner = nullptr;
-    close_link(q.udp);
-    q.udp = nullptr;
+  if (q.socket != nullptr) {
+    UdpSocket& socket = *q.socket;
+    q.socket = nullptr;
+    std::erase_if(socket.waiting, [&](const auto& entry) { return entry.second == &q; });
+    if (socket.retired && socket.waiting.empty()) close_socket(socket);
   }
   if (q.tcp != nullptr) {
     q.tcp->owner = nullptr;
     close_link(q.tcp);
     q.tcp = nullptr;
   }
-  if (q.timer != nullptr) uv_timer_stop(&q.timer->handle);
+  q.deadline = 0;  // its queue entry, if any, is skipped
 }
 
 void Core::release_all(Query& q) {
   release_links(q);
-  if (q.timer != nullptr) {
-    q.timer->owner = nullptr;
-    close_link(q.timer);
-    q.timer = nullptr;
-  }
 }
 
 }  // namespace detail

@@ -1,10 +1,12 @@
 // The DNS transport on libuv: sends each question to the configured
-// resolvers over UDP (a fresh socket per query, so the kernel picks an
-// unpredictable source port; IDs from getrandom()), accepts an answer only
-// from the server's address and port with the right ID and question, retries
-// over TCP when TC is set (2-octet length prefix, partial reads), retries on
-// timeout with fail-over across resolvers, and caps queries in flight and
-// queries per second per resolver. Never blocks the loop.
+// resolvers over UDP (from a pool of sockets per resolver, each on a port the
+// kernel picked at random and retired after a few dozen queries or seconds;
+// a random ID from getrandom() per query), accepts an answer only from the
+// server's address and port, on the query's socket, with the right ID and
+// question, retries over TCP when TC is set (2-octet length prefix, partial
+// reads), retries on timeout with fail-over across resolvers, and caps
+// queries in flight and queries per second per resolver. Never blocks the
+// loop.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +27,12 @@ struct TransportOptions {
   unsigned attempts = 3;                   // total tries per question, across resolvers
   std::size_t max_in_flight = 1000;        // questions on the wire at once (all resolvers)
   unsigned max_qps_per_resolver = 0;       // 0: no cap
+  // The UDP socket pool (see uv_transport.cpp): sockets open at once per
+  // resolver, and how long one serves before a fresh one (a fresh random
+  // port) replaces it: at most this many queries, and this long.
+  std::size_t udp_sockets_per_resolver = 16;
+  unsigned queries_per_socket = 64;
+  Duration socket_lifetime = std::chrono::seconds(3);
 };
 
 struct TransportCounters {

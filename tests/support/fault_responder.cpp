@@ -421,7 +421,11 @@ void FaultResponder::on_udp_query(const std::uint8_t* data, std::size_t size,
   const std::string name = name_of_query(query);
   const std::size_t index = m_udp_counts[name]++;
   ++m_total_udp;
-  m_arrivals.push_back(Arrival{name, uv_now(m_loop)});
+  const std::uint16_t port = ntohs(from->sa_family == AF_INET6
+                                       ? reinterpret_cast<const sockaddr_in6*>(from)->sin6_port
+                                       : reinterpret_cast<const sockaddr_in*>(from)->sin_port);
+  const std::uint16_t id = size >= 2 ? static_cast<std::uint16_t>((data[0] << 8) | data[1]) : 0;
+  m_arrivals.push_back(Arrival{name, uv_now(m_loop), port, id});
 
   Reaction reaction{Action{Fault::answer, 0}};
   if (const auto it = m_scripts.find(name); it != m_scripts.end() && !it->second.empty()) {

@@ -4,8 +4,8 @@
 // not at all, late, truncated (with the full answer on TCP, written in small
 // pieces), with the wrong ID or question, with garbage, with an error RCODE,
 // or from another socket as an off-path spoofer would. It records what it
-// saw: queries per name and protocol, their order and times, and how many
-// questions it held unanswered at once.
+// saw: queries per name and protocol, their order, times, source ports and
+// IDs, and how many questions it held unanswered at once.
 #pragma once
 
 #include <sys/socket.h>
@@ -86,7 +86,9 @@ class FaultResponder {
 
   struct Arrival {
     std::string name;
-    std::uint64_t at_ms;  // uv_now() of the loop
+    std::uint64_t at_ms;       // uv_now() of the loop
+    std::uint16_t source_port;  // the sender's UDP port
+    std::uint16_t id;           // the query's ID
   };
   const std::vector<Arrival>& arrivals() const { return m_arrivals; }
 

@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -206,8 +208,10 @@ TEST_CASE("late answers: taken within the attempt timeout, lost after it") {
   responder->set_records("late.example.com", k_one_record);
   responder->set_records("later.example.com", k_one_record);
   responder->script("late.example.com", {Reaction{Action{Fault::answer, 60}}});
-  // The first attempt's answer comes after that attempt has given up, on a
-  // socket that is closed by then; the second attempt is answered at once.
+  // The first attempt's answer comes after that attempt has given up: its
+  // socket may still be open for other queries, but no query waits for that
+  // ID on it any more, so the answer is dropped. The second attempt is
+  // answered at once.
   responder->script("later.example.com",
                     {Reaction{Action{Fault::answer, 250}}, Reaction{Action{Fault::answer, 0}}});
   UvTransport transport(loop.get(), options({responder->address()}, 150ms, 3));
@@ -661,6 +665,126 @@ TEST_CASE("IPv6: UDP and the TCP retry over ::1") {
   CHECK(caa_values(replies.answer(0)) == k_one_record);
   CHECK(caa_values(replies.answer(1)) == k_one_record);
   CHECK(responder->tcp_queries("big.example.com") == 1);
+
+  transport.close();
+  responder->close();
+  CHECK(loop.finish() == 0);
+}
+
+TEST_CASE("UDP sockets are pooled: each takes a few queries, then a socket on a fresh port") {
+  Loop loop;
+  auto responder = start_responder(loop.get());
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) {
+    names.push_back("p" + std::to_string(i) + ".example.com");
+    responder->set_records(names.back(), k_one_record);
+  }
+  TransportOptions o = options({responder->address()});
+  o.udp_sockets_per_resolver = 2;
+  o.queries_per_socket = 3;
+  o.socket_lifetime = 60s;
+  UvTransport transport(loop.get(), o);
+  Replies replies;
+  for (const auto& name : names) transport.query(question(name), replies.handler(name));
+  REQUIRE(loop.run_until(replies.count_is(12)));
+  for (std::size_t i = 0; i < 12; ++i) CHECK(caa_values(replies.answer(i)) == k_one_record);
+
+  // At most three queries per port, each with its own ID; so at least four
+  // ports, and far fewer than one per query (a retired socket is replaced
+  // at once, so the turns do not come out even).
+  std::map<std::uint16_t, std::vector<std::uint16_t>> ids_by_port;
+  for (const auto& arrival : responder->arrivals()) ids_by_port[arrival.source_port].push_back(arrival.id);
+  CHECK(ids_by_port.size() >= 4);
+  CHECK(ids_by_port.size() <= 6);
+  for (const auto& [port, ids] : ids_by_port) {
+    CAPTURE(port);
+    CHECK(ids.size() <= 3);
+    CHECK(std::set<std::uint16_t>(ids.begin(), ids.end()).size() == ids.size());
+  }
+  CHECK(transport.counters().sent_udp == 12);
+
+  transport.close();
+  responder->close();
+  CHECK(loop.finish() == 0);
+}
+
+TEST_CASE("a pooled socket is replaced once its lifetime is over") {
+  Loop loop;
+  auto responder = start_responder(loop.get());
+  responder->set_records("a.example.com", k_one_record);
+  responder->set_records("b.example.com", k_one_record);
+  responder->set_records("c.example.com", k_one_record);
+  TransportOptions o = options({responder->address()});
+  o.udp_sockets_per_resolver = 1;
+  o.socket_lifetime = 50ms;
+  UvTransport transport(loop.get(), o);
+  Replies replies;
+  transport.query(question("a.example.com"), replies.handler("a"));
+  REQUIRE(loop.run_until(replies.count_is(1)));
+  const auto waited = std::chrono::steady_clock::now() + 120ms;
+  loop.run_until([&] { return std::chrono::steady_clock::now() >= waited; });
+  transport.query(question("b.example.com"), replies.handler("b"));
+  transport.query(question("c.example.com"), replies.handler("c"));
+  REQUIRE(loop.run_until(replies.count_is(3)));
+
+  const auto& arrivals = responder->arrivals();
+  REQUIRE(arrivals.size() == 3);
+  CHECK(arrivals[0].source_port != arrivals[1].source_port);  // a new socket for b
+  CHECK(arrivals[1].source_port == arrivals[2].source_port);  // which c shares
+
+  transport.close();
+  responder->close();
+  CHECK(loop.finish() == 0);
+}
+
+TEST_CASE("on a shared socket each answer goes to the query with its ID, in any order") {
+  Loop loop;
+  auto responder = start_responder(loop.get());
+  responder->set_records("slow.example.com", {Record{0, "issue", "slow.example"}});
+  responder->set_records("fast.example.com", {Record{0, "issue", "fast.example"}});
+  responder->script("slow.example.com", {Reaction{Action{Fault::answer, 80}}});
+  TransportOptions o = options({responder->address()}, 1000ms, 1);
+  o.udp_sockets_per_resolver = 1;
+  UvTransport transport(loop.get(), o);
+  Replies replies;
+  transport.query(question("slow.example.com"), replies.handler("slow"));
+  transport.query(question("fast.example.com"), replies.handler("fast"));
+  REQUIRE(loop.run_until(replies.count_is(2)));
+
+  const std::vector<std::string> order{"fast", "slow"};
+  CHECK(replies.order == order);
+  CHECK(caa_values(replies.answer(0)) == std::vector<Record>{Record{0, "issue", "fast.example"}});
+  CHECK(caa_values(replies.answer(1)) == std::vector<Record>{Record{0, "issue", "slow.example"}});
+  const auto& arrivals = responder->arrivals();
+  REQUIRE(arrivals.size() == 2);
+  CHECK(arrivals[0].source_port == arrivals[1].source_port);
+  CHECK(arrivals[0].id != arrivals[1].id);
+
+  transport.close();
+  responder->close();
+  CHECK(loop.finish() == 0);
+}
+
+TEST_CASE("a wrong ID on a shared socket ends no query, and is reported for the question it answers") {
+  Loop loop;
+  auto responder = start_responder(loop.get());
+  responder->set_records("other.example.com", k_one_record);
+  responder->script("example.com", {Reaction{Action{Fault::wrong_id, 0}}});
+  responder->script("other.example.com", {Reaction{Action{Fault::answer, 50}}});
+  TransportOptions o = options({responder->address()}, 150ms, 1);
+  o.udp_sockets_per_resolver = 1;
+  UvTransport transport(loop.get(), o);
+  Replies replies;
+  transport.query(question("example.com"), replies.handler("example"));
+  transport.query(question("other.example.com"), replies.handler("other"));
+  REQUIRE(loop.run_until(replies.count_is(2)));
+
+  // The other query on the socket is not disturbed by the stray ID.
+  CHECK(replies.order[0] == "other");
+  CHECK(caa_values(replies.answer(0)) == k_one_record);
+  CHECK(replies.failed(1).kind == TransportFailure::malformed);
+  CHECK(contains(replies.failed(1).detail, "wrong ID"));
+  CHECK(transport.counters().mismatched == 1);
 
   transport.close();
   responder->close();

@@ -6,11 +6,13 @@
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
+#include <string>
 
 #include "daemon/cli/exit_codes.h"
 #include "daemon/net/resolver_address.h"
@@ -50,6 +52,11 @@ class NameSource {
   std::istream* m_file;
 };
 
+// JSON output is written in pieces of about this size, or after this delay
+// (see write_pending).
+constexpr std::size_t k_output_chunk = 64 * 1024;
+constexpr std::uint64_t k_output_delay_ms = 50;
+
 struct Outcome {
   std::size_t permitted = 0, denied = 0, failed = 0, bad = 0;
   int exit_status() const {
@@ -84,6 +91,8 @@ class CheckRun {
     m_engine = std::make_unique<lookup::Engine>(*m_transport, m_clock, eo);
     uv_timer_init(&m_loop, &m_deadline_timer);
     m_deadline_timer.data = this;
+    uv_timer_init(&m_loop, &m_flush_timer);
+    m_flush_timer.data = this;
   }
 
   ~CheckRun() {
@@ -153,7 +162,13 @@ class CheckRun {
     if (m_options.json) {
       nlohmann::json j = check::to_json(r);
       if (m_options.explain) j["trace"] = r.lookup.trace;
-      m_out << j.dump() << "\n";
+      m_pending += j.dump();
+      m_pending += '\n';
+      if (m_pending.size() >= k_output_chunk) {
+        write_pending();
+      } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&m_flush_timer))) {
+        uv_timer_start(&m_flush_timer, &CheckRun::on_flush_timer, k_output_delay_ms, 0);
+      }
     } else {
       print_human(r, m_out);
       if (m_options.explain) {
@@ -164,12 +179,34 @@ class CheckRun {
     finish_if_done();
   }
 
+  // JSON lines collect in m_pending and go out in large writes; a line
+  // waits at most k_output_delay_ms, so that a slow resolver never holds
+  // back results that are ready.
+  void write_pending() {
+    if (m_pending.empty()) return;
+    m_out.write(m_pending.data(), static_cast<std::streamsize>(m_pending.size()));
+    m_pending.clear();
+  }
+
+  static void on_flush_timer(uv_timer_t* handle) {
+    auto* self = static_cast<CheckRun*>(handle->data);
+    try {
+      self->write_pending();
+      self->m_out.flush();
+    } catch (const std::exception& e) {
+      self->m_err << "caad check: internal error writing results: " << e.what() << "\n";
+    }
+  }
+
   void finish_if_done() {
     if (m_active != 0 || !m_input_done || m_closing) return;
     m_closing = true;
+    write_pending();
     m_out.flush();
     uv_timer_stop(&m_deadline_timer);
     uv_close(reinterpret_cast<uv_handle_t*>(&m_deadline_timer), nullptr);
+    uv_timer_stop(&m_flush_timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(&m_flush_timer), nullptr);
     m_transport->close();
   }
 
@@ -181,6 +218,7 @@ class CheckRun {
   std::ostream& m_err;
   uv_loop_t m_loop{};
   uv_timer_t m_deadline_timer{};
+  uv_timer_t m_flush_timer{};  // writes m_pending when it is not filling up
   SteadyClock m_clock;
   std::unique_ptr<net::UvTransport> m_transport;
   std::unique_ptr<lookup::Engine> m_engine;
@@ -190,6 +228,7 @@ class CheckRun {
   bool m_pump_again = false;
   bool m_closing = false;
   Outcome m_outcome;
+  std::string m_pending;  // JSON lines not yet written to m_out
 };
 
 Result<std::vector<net::ResolverAddress>> resolvers_from(const CheckOptions& o) {

@@ -32,24 +32,15 @@
 
 #include "lib/dns/name.h"
 #include "lib/schedule/schedule.h"
+#include "lib/store/sqlite_handles.h"
 #include "lib/store/store.h"
 
 namespace caad::status {
 namespace {
 
-// As long as the store's: a reader only waits when a checkpoint or a
-// migration holds the file, which is brief.
-constexpr int k_busy_timeout_ms = 5000;
-
-struct ConnectionCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
-
-struct StatementFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+using store::Connection;
+using store::k_busy_timeout_ms;
+using store::StatementPtr;
 
 Unexpected<Error> propagate(const Error& e) {
   return {e};

@@ -36,6 +36,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "lib/store/sqlite_handles.h"
 #include "lib/util/text.h"
 #include "lib/util/time.h"
 
@@ -53,28 +54,11 @@ constexpr Migration k_migrations[] = {
 #include "lib/store/migrations.inc"
 };
 
-// How long a statement waits for a lock held by another connection (a
-// migration, a checkpoint) before it fails with "database is locked".
-constexpr int k_busy_timeout_ms = 5000;
 // The page cache per connection, in KiB. SQLite's default (2 MB) makes a
 // large import thrash the name index; 32 MB keeps a million domains' hot
 // pages in memory and stays well inside the daemon's memory budget.
 constexpr int k_cache_kib = 32 * 1024;
 
-struct ConnectionCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
-
-struct StatementFinalizer {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
-
-struct SqliteFree {
-  void operator()(char* p) const { sqlite3_free(p); }
-};
-using SqliteString = std::unique_ptr<char, SqliteFree>;
 
 // SQLITE_TRANSIENT ("SQLite copies the value") is spelled in sqlite3.h as an
 // old-style cast of -1 to a destructor pointer, which -Wold-style-cast

@@ -44,30 +44,11 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dnsworld  # noqa: E402
 from dnsworld import World, Zone  # noqa: E402
+import test_daemon  # noqa: E402
+from test_daemon import DC1, LE1, caad_bin, poll  # noqa: E402
 
-CAAD = None
-LE1 = '1 CAA 0 issue "letsencrypt.org"'
-DC1 = '1 CAA 0 issue "digicert.com"'
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FORMATS = ("slack", "mattermost", "discord", "teams", "generic")
-
-
-def caad_bin() -> str:
-    path = CAAD or os.environ.get("CAAD_BIN")
-    if not path or not os.access(path, os.X_OK):
-        raise AssertionError("no caad binary: pass its path or set CAAD_BIN")
-    return path
-
-
-def poll(predicate, deadline: float, what: str, interval: float = 0.1):
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0f s waiting for %s (last: %r)" % (deadline, what, last))
 
 
 def verify_signature(secret: str, headers: dict, body: bytes) -> bool:
@@ -579,5 +560,5 @@ if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not (os.path.sep in a and os.access(a, os.X_OK))]
     bins = [a for a in sys.argv[1:] if a not in args]
     if bins:
-        CAAD = bins[0]
+        test_daemon.CAAD = bins[0]
     unittest.main(argv=[sys.argv[0]] + args)

@@ -27,30 +27,15 @@
 #include "lib/lookup/result.h"
 #include "lib/schedule/schedule.h"
 #include "lib/store/store.h"
+#include "tests/support/temp_dir.h"
 
 namespace caad::status::testing {
 
-// A directory of its own, removed with everything in it.
-class TempDir {
+class TempDir : public caad::testing::TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "caad-status-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(std::string_view name) const { return (m_path / name).string(); }
-
- private:
-  std::filesystem::path m_path;
+  TempDir() : caad::testing::TempDir("caad-status") {}
 };
 
-// Runs SQL on a plain connection: what the store has no method for.
 // The first column of the first row of `sql`, an integer.
 inline std::int64_t raw_count(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -66,6 +51,7 @@ inline std::int64_t raw_count(const std::string& path, const std::string& sql) {
   return out;
 }
 
+// Runs SQL on a plain connection: what the store has no method for.
 inline void raw_exec(const std::string& path, const std::string& sql) {
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);

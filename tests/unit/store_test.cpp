@@ -16,8 +16,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +25,7 @@
 #include "lib/dns/name.h"
 #include "lib/store/types.h"
 #include "lib/util/time.h"
+#include "tests/support/temp_dir.h"
 
 namespace {
 
@@ -40,26 +41,9 @@ using caad::store::Store;
 
 constexpr UnixSeconds k_now = 1'780'000'000;  // 2026-05-28
 
-// A directory of its own under the system's temporary directory, removed
-// with everything in it at the end of the test.
-class TempDir {
+class TempDir : public caad::testing::TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "caad-store-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string file(std::string_view name) const { return (m_path / name).string(); }
-
- private:
-  std::filesystem::path m_path;
+  TempDir() : caad::testing::TempDir("caad-store") {}
 };
 
 // A plain SQLite connection, to build odd files and to look at what the

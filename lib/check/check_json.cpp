@@ -1,7 +1,11 @@
 // JSON form of a check result (see the header for the fields).
 #include "lib/check/check_json.h"
 
-#include "lib/caa/policy_json.h"
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/caa/policy.h"
 
 namespace caad::check {
 namespace {
@@ -14,8 +18,10 @@ nlohmann::json name_or_null(const std::optional<dns::Name>& n) {
 
 nlohmann::json to_json(const CheckResult& r) {
   const lookup::LookupResult& l = r.lookup;
-  nlohmann::json records = nlohmann::json::array();
-  for (const auto& rec : l.records) records.push_back(rec.presentation());
+  // Each record's text once: for "records" and for the CAs' deciding records.
+  std::vector<std::string> texts;
+  texts.reserve(l.records.size());
+  for (const auto& rec : l.records) texts.push_back(rec.presentation());
   nlohmann::json chain = nlohmann::json::array();
   for (const auto& n : l.cname_chain) chain.push_back(n.text());
 
@@ -27,6 +33,9 @@ nlohmann::json to_json(const CheckResult& r) {
                {"server", l.failure->server}};
   }
 
+  // Per CA, the decision's outcome, behaviour, deciding record and
+  // divergence, as caa::to_json has them (its per-record findings are left
+  // out: `caad evaluate --json` shows those).
   nlohmann::json cas = nlohmann::json::array();
   for (const CaVerdict& v : r.cas) {
     nlohmann::json ca = {{"ca", v.name},
@@ -34,11 +43,13 @@ nlohmann::json to_json(const CheckResult& r) {
                          {"verdict", std::string(to_string(v.verdict))},
                          {"reason", v.reason}};
     if (v.decision) {
-      nlohmann::json d = caa::to_json(*v.decision, l.records);
-      ca["outcome"] = d["outcome"];
-      ca["behaviour"] = d["behaviour"];
-      ca["deciding_record"] = d["deciding_record"];
-      ca["divergence"] = d["divergence"];
+      const caa::Decision& d = *v.decision;
+      ca["outcome"] = std::string(caa::to_string(d.outcome));
+      ca["behaviour"] = std::string(caa::to_string(d.behaviour));
+      ca["deciding_record"] = d.deciding_record && *d.deciding_record < texts.size()
+                                  ? nlohmann::json{{"index", *d.deciding_record}, {"record", texts[*d.deciding_record]}}
+                                  : nlohmann::json(nullptr);
+      ca["divergence"] = d.divergence ? nlohmann::json(*d.divergence) : nlohmann::json();
     } else {
       ca["outcome"] = nullptr;
       ca["deciding_record"] = nullptr;
@@ -47,19 +58,21 @@ nlohmann::json to_json(const CheckResult& r) {
     cas.push_back(std::move(ca));
   }
 
-  return {{"domain", l.request.text()},
-          {"wildcard", l.request.wildcard},
-          {"verdict", std::string(to_string(r.verdict))},
-          {"exposure", std::string(to_string(r.exposure))},
-          {"reason", r.reason},
-          {"found_at", name_or_null(l.found_at)},
-          {"relevant_owner", name_or_null(l.relevant_owner)},
-          {"records", records},
-          {"cname_chain", chain},
-          {"failure", failure},
-          {"nxdomain_tld", name_or_null(l.nxdomain_tld)},
-          {"queries", l.queries},
-          {"cas", cas}};
+  nlohmann::json out = nlohmann::json::object();
+  out["domain"] = l.request.text();
+  out["wildcard"] = l.request.wildcard;
+  out["verdict"] = std::string(to_string(r.verdict));
+  out["exposure"] = std::string(to_string(r.exposure));
+  out["reason"] = r.reason;
+  out["found_at"] = name_or_null(l.found_at);
+  out["relevant_owner"] = name_or_null(l.relevant_owner);
+  out["records"] = std::move(texts);
+  out["cname_chain"] = std::move(chain);
+  out["failure"] = std::move(failure);
+  out["nxdomain_tld"] = name_or_null(l.nxdomain_tld);
+  out["queries"] = l.queries;
+  out["cas"] = std::move(cas);
+  return out;
 }
 
 }  // namespace caad::check

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "lib/check/check.h"
+#include "lib/caa/policy_json.h"
 #include "lib/check/check_json.h"
 
 using namespace caad;
@@ -122,4 +123,28 @@ TEST_CASE("JSON carries every promised field") {
   CHECK(j["queries"] == 2);
   CHECK(j["cas"][0]["verdict"] == "permitted");
   CHECK(j["cas"][0]["deciding_record"]["index"] == 0);
+}
+
+TEST_CASE("each CA's outcome, behaviour, deciding record and divergence are those of the policy's JSON") {
+  const caa::Record critical_unknown{128, "tbs", "x"};
+  const caa::Record le_flag1{1, "issue", "letsencrypt.org"};
+  std::vector<check::CaSpec> cas = {ca("letsencrypt.org", caa::Behaviour::letsencrypt),
+                                    ca("digicert.com", caa::Behaviour::rfc8659), ca("letsencrypt.org")};
+  for (const std::vector<caa::Record>& records :
+       {std::vector<caa::Record>{k_le, k_digicert}, std::vector<caa::Record>{le_flag1},
+        std::vector<caa::Record>{critical_unknown, k_le}, std::vector<caa::Record>{}}) {
+    auto r = check::assess(found("a.customer.test", "customer.test", "customer.test", records), cas, {});
+    auto j = check::to_json(r);
+    REQUIRE(j["cas"].size() == cas.size());
+    for (std::size_t i = 0; i < cas.size(); ++i) {
+      CAPTURE(i);
+      CAPTURE(j.dump());
+      REQUIRE(r.cas[i].decision.has_value());
+      const nlohmann::json policy = caa::to_json(*r.cas[i].decision, r.lookup.records);
+      for (const char* field : {"outcome", "behaviour", "deciding_record", "divergence"}) {
+        CAPTURE(field);
+        CHECK(j["cas"][i][field] == policy[field]);
+      }
+    }
+  }
 }

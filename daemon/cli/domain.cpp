@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <istream>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -30,8 +31,14 @@ std::string join(const std::vector<std::string>& items, const char* sep) {
   return out;
 }
 
+// How many change lines `caad domain import` prints without --verbose.
+constexpr std::size_t k_import_lines = 20;
+
 void print_report(const store::UpsertReport& r, bool dry_run, std::ostream& out) {
   for (const auto& line : r.changes) out << (dry_run ? "would " : "") << line << "\n";
+  if (const std::size_t changed = r.added + r.updated; changed > r.changes.size()) {
+    out << "… and " << changed - r.changes.size() << " more (--verbose lists every one)\n";
+  }
   out << (dry_run ? "dry run: would add " : "added ") << r.added << ", " << (dry_run ? "update " : "updated ")
       << r.updated << ", unchanged " << r.unchanged << "\n";
 }
@@ -164,7 +171,8 @@ int import(const DomainOptions& o, const config::Config& c, store::Store& s, std
     err << "caad domain import: " << specs.error().message << "\ncaad domain import: nothing was imported\n";
     return k_exit_data;
   }
-  auto r = s.upsert(*specs, unix_now(), o.dry_run);
+  auto r = s.upsert(*specs, unix_now(), o.dry_run,
+                    o.verbose ? std::numeric_limits<std::size_t>::max() : k_import_lines);
   if (!r) {
     err << "caad domain import: " << r.error().message << "\ncaad domain import: nothing was imported\n";
     return k_exit_io;
@@ -210,6 +218,8 @@ DomainCommands add_domain_commands(CLI::App& app, DomainOptions& o) {
   c.import->add_option("--format", o.format, "csv or jsonl (default: guessed from the first character)")
       ->check(CLI::IsMember({"csv", "jsonl"}));
   c.import->add_flag("--dry-run", o.dry_run, "Report what would change; write nothing");
+  c.import->add_flag("--verbose", o.verbose,
+                     "A line for every added or updated domain (default: the first 20, then the counts)");
   return c;
 }
 

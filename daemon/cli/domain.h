@@ -23,6 +23,7 @@ struct DomainOptions {
   std::string file;                    // import: path or "-"
   std::optional<std::string> format;   // import: csv | jsonl (default: guessed)
   bool dry_run = false;                // add, import
+  bool verbose = false;                // import: a line for every change
   bool json = false;                   // list
   std::size_t limit = 0;               // list: 0 = all
 };

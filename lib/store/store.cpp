@@ -543,8 +543,8 @@ std::string describe_update(const StoredSpec& old, const DomainSpec& spec,
 }
 
 // Adds or updates one domain; returns its id.
-Result<std::int64_t> upsert_one(Database& db, const DomainSpec& spec, UnixSeconds now,
-                                UpsertReport& report) {
+Result<std::int64_t> upsert_one(Database& db, const DomainSpec& spec, UnixSeconds now, UpsertReport& report,
+                                std::size_t max_changes) {
   const std::string& name = spec.request.name.text();
   std::string cas = cas_json(spec.cas);
 
@@ -580,7 +580,7 @@ Result<std::int64_t> upsert_one(Database& db, const DomainSpec& spec, UnixSecond
     q->bind_int(id);
     if (auto r = q->run(); !r) return propagate(r.error());
     ++report.added;
-    report.changes.push_back(describe_add(spec));
+    if (report.changes.size() < max_changes) report.changes.push_back(describe_add(spec));
     return id;
   }
 
@@ -607,7 +607,7 @@ Result<std::int64_t> upsert_one(Database& db, const DomainSpec& spec, UnixSecond
     if (auto r = q->run(); !r) return propagate(r.error());
   }
   ++report.updated;
-  report.changes.push_back(describe_update(*old, spec, cas));
+  if (report.changes.size() < max_changes) report.changes.push_back(describe_update(*old, spec, cas));
   return old->id;
 }
 
@@ -792,8 +792,8 @@ int Store::latest_schema_version() {
   return std::size(k_migrations) == 0 ? 0 : std::end(k_migrations)[-1].number;
 }
 
-Result<UpsertReport> Store::upsert(std::span<const DomainSpec> specs, UnixSeconds now,
-                                   bool dry_run) {
+Result<UpsertReport> Store::upsert(std::span<const DomainSpec> specs, UnixSeconds now, bool dry_run,
+                                   std::size_t max_changes) {
   constexpr std::string_view k_doing = "update the domains in";
   if (auto r = m_impl->writable("update the domains"); !r) return propagate(r.error());
   Database& db = m_impl->db;
@@ -807,7 +807,7 @@ Result<UpsertReport> Store::upsert(std::span<const DomainSpec> specs, UnixSecond
   seen.reserve(specs.size());
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const DomainSpec& spec = specs[i];
-    auto id = upsert_one(db, spec, now, report);
+    auto id = upsert_one(db, spec, now, report, max_changes);
     if (!id) {
       return fail("cannot update the domains in " + db.path() + " (at " + spec.request.text() +
                   "): " + id.error().message + "; nothing was written");

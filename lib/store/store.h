@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -24,7 +25,9 @@ enum class Mode { read_write, read_only };
 
 struct UpsertReport {
   std::size_t added = 0, updated = 0, unchanged = 0;
-  std::vector<std::string> changes;  // one line per added/updated name, for --dry-run
+  // One line per added or updated name, for people; at most the
+  // `max_changes` given to upsert() (the counts above are always complete).
+  std::vector<std::string> changes;
 };
 
 struct DueDomain {
@@ -86,8 +89,10 @@ class Store {
 
   // Adds or updates domains by name, all in one transaction: on any error
   // nothing is written. With dry_run the report is filled and nothing is
-  // written. A changed domain is scheduled for an immediate check.
-  Result<UpsertReport> upsert(std::span<const DomainSpec> specs, UnixSeconds now, bool dry_run);
+  // written. A changed domain is scheduled for an immediate check. The
+  // report keeps at most `max_changes` change lines.
+  Result<UpsertReport> upsert(std::span<const DomainSpec> specs, UnixSeconds now, bool dry_run,
+                              std::size_t max_changes = std::numeric_limits<std::size_t>::max());
   // Removes a domain and its current state; history and events stay.
   Result<bool> remove(const dns::DomainRequest& request);
   Result<std::vector<Domain>> list(std::size_t limit, std::size_t offset) const;

@@ -290,6 +290,16 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(json.loads(listed[0])["renew_at"], "2027-01-15T00:00:00Z")
         self.assertEqual(d.caad("domain", "remove", "shop.test").returncode, 0)
         self.assertEqual(d.caad("domain", "remove", "shop.test", check=False).returncode, 1)
+        # A large import prints the first 20 changes and the counts; --verbose all of them.
+        many = "name\n" + "".join("m%02d.bulk.test\n" % i for i in range(30))
+        lines = d.caad("domain", "import", "-", input_text=many).stdout.splitlines()
+        self.assertEqual(len(lines), 22, lines)
+        self.assertEqual(lines[20], "… and 10 more (--verbose lists every one)")
+        self.assertEqual(lines[21], "added 30, updated 0, unchanged 0")
+        again = many.replace(".bulk.test", ".bulk.test,,,2027-01-15").replace("name\n", "name,wildcard,ca,renew_at\n")
+        lines = d.caad("domain", "import", "-", "--verbose", "--dry-run", input_text=again).stdout.splitlines()
+        self.assertEqual(len(lines), 31, lines)
+        self.assertTrue(all(line.startswith("would update") for line in lines[:30]), lines)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ DaemonMetrics::DaemonMetrics(Registry& r, std::string_view version)
   build_info.set({std::string(version)}, 1);
   // Known label values start at zero so that rate() works from the first scrape.
   for (const char* v : {"permitted", "denied", "lookup_failed"}) checks.inc({v}, 0);
-  refresh_derived();
+  refresh_failing();
+  earliest_at_risk_renewal.clear();
 }
 
 void DaemonMetrics::record_check(const CheckSample& s) {
@@ -48,36 +49,57 @@ void DaemonMetrics::record_check(const CheckSample& s) {
   if (s.verdict == "lookup_failed") {
     const std::string kind = s.failure_kind.value_or("unknown");
     check_failures.inc({kind});
-    if (m_failing.count(s.domain) || m_failing.size() < k_max_failing_series) m_failing[s.domain] = kind;
-  } else {
-    m_failing.erase(s.domain);
+    auto it = m_failing.find(s.domain);
+    if (it != m_failing.end() ? it->second != kind : m_failing.size() < k_max_failing_series) {
+      m_failing[s.domain] = kind;
+      refresh_failing();
+    }
+  } else if (m_failing.erase(s.domain) > 0) {
+    refresh_failing();
   }
-  if (s.verdict != "permitted" && s.renewal) {
-    m_at_risk[s.domain] = *s.renewal;
-  } else {
-    m_at_risk.erase(s.domain);
-  }
-  refresh_derived();
+  set_at_risk(s.domain, s.verdict != "permitted" ? s.renewal : std::nullopt);
 }
 
 void DaemonMetrics::forget(const std::string& domain) {
-  m_failing.erase(domain);
-  m_at_risk.erase(domain);
-  refresh_derived();
+  if (m_failing.erase(domain) > 0) refresh_failing();
+  set_at_risk(domain, std::nullopt);
 }
 
 std::optional<UnixSeconds> DaemonMetrics::earliest_at_risk() const {
-  if (m_at_risk.empty()) return std::nullopt;
-  return std::min_element(m_at_risk.begin(), m_at_risk.end(),
-                          [](const auto& a, const auto& b) { return a.second < b.second; })
-      ->second;
+  if (m_at_risk_renewals.empty()) return std::nullopt;
+  return *m_at_risk_renewals.begin();
 }
 
-void DaemonMetrics::refresh_derived() {
+void DaemonMetrics::set_at_risk(const std::string& domain, std::optional<UnixSeconds> renewal) {
+  auto it = m_at_risk.find(domain);
+  if (it != m_at_risk.end()) {
+    if (renewal == it->second) return;
+    m_at_risk_renewals.erase(m_at_risk_renewals.find(it->second));
+    if (renewal) {
+      it->second = *renewal;
+    } else {
+      m_at_risk.erase(it);
+    }
+  } else if (renewal) {
+    m_at_risk.emplace(domain, *renewal);
+  } else {
+    return;
+  }
+  if (renewal) m_at_risk_renewals.insert(*renewal);
+  refresh_earliest();
+}
+
+void DaemonMetrics::refresh_failing() {
   domain_failing.clear();
   for (const auto& [domain, kind] : m_failing) domain_failing.set({domain, kind}, 1);
+}
+
+void DaemonMetrics::refresh_earliest() {
+  const auto earliest = earliest_at_risk();
+  if (earliest == m_earliest_shown) return;
+  m_earliest_shown = earliest;
   earliest_at_risk_renewal.clear();
-  if (auto at = earliest_at_risk()) earliest_at_risk_renewal.set({}, static_cast<double>(*at));
+  if (earliest) earliest_at_risk_renewal.set({}, static_cast<double>(*earliest));
 }
 
 void DaemonMetrics::set_domains(const std::vector<DomainCount>& counts) {

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,10 +69,16 @@ class DaemonMetrics {
   Family& domain_failing;
 
  private:
-  void refresh_derived();
+  // Each check costs O(log n) here: with a million domains, a pass over all
+  // at-risk domains per check made the daemon's sweep quadratic.
+  void set_at_risk(const std::string& domain, std::optional<UnixSeconds> renewal);
+  void refresh_failing();
+  void refresh_earliest();
 
-  std::map<std::string, std::string> m_failing;         // domain -> failure kind (bounded)
-  std::map<std::string, UnixSeconds> m_at_risk;         // denied/failing domain -> renewal
+  std::map<std::string, std::string> m_failing;                 // domain -> failure kind (bounded)
+  std::unordered_map<std::string, UnixSeconds> m_at_risk;       // denied/failing domain -> renewal
+  std::multiset<UnixSeconds> m_at_risk_renewals;                // the values of m_at_risk, ordered
+  std::optional<UnixSeconds> m_earliest_shown;                  // what the gauge says now
 };
 
 // "NOERROR", "SERVFAIL", ...; other codes as their number.

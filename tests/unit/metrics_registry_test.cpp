@@ -164,3 +164,28 @@ TEST_CASE("daemon metrics: DNS answers by RCODE name") {
   CHECK(text.find("caad_dns_queries_total{rcode=\"23\"} 2\n") != std::string::npos);
   CHECK(text.find("NXDOMAIN") == std::string::npos);
 }
+
+TEST_CASE("daemon metrics: the earliest at-risk renewal follows renewals that move and repeat") {
+  Registry r;
+  DaemonMetrics m(r, "0");
+  m.record_check({"a.example", "denied", std::nullopt, 3000, 0.1});
+  m.record_check({"b.example", "denied", std::nullopt, 3000, 0.1});  // the same time twice
+  m.record_check({"c.example", "lookup_failed", std::string("timeout"), 4000, 0.1});
+  CHECK(m.earliest_at_risk() == 3000);
+  m.record_check({"a.example", "permitted", std::nullopt, 3000, 0.1});
+  CHECK(m.earliest_at_risk() == 3000);  // b still renews then
+  m.record_check({"b.example", "denied", std::nullopt, 5000, 0.1});  // a new renewal date
+  CHECK(m.earliest_at_risk() == 4000);
+  CHECK(r.render().find("caad_earliest_at_risk_renewal_timestamp_seconds 4000\n") != std::string::npos);
+  m.record_check({"c.example", "denied", std::nullopt, std::nullopt, 0.1});  // no renewal known: not counted
+  CHECK(m.earliest_at_risk() == 5000);
+  m.forget("b.example");
+  CHECK(m.earliest_at_risk() == std::nullopt);
+  CHECK(r.render().find("\ncaad_earliest_at_risk_renewal_timestamp_seconds ") == std::string::npos);
+  // The failing series follows a change of kind.
+  m.record_check({"d.example", "lookup_failed", std::string("timeout"), std::nullopt, 0.1});
+  m.record_check({"d.example", "lookup_failed", std::string("servfail"), std::nullopt, 0.1});
+  const std::string text = r.render();
+  CHECK(text.find("caad_domain_failing{domain=\"d.example\",kind=\"servfail\"} 1\n") != std::string::npos);
+  CHECK(text.find("caad_domain_failing{domain=\"d.example\",kind=\"timeout\"}") == std::string::npos);
+}

@@ -143,6 +143,15 @@ nlohmann::json domain_data(const check::CheckResult& r, const nlohmann::json& fu
       {"remedy", r.verdict == check::Verdict::permitted ? "No action needed" : problem_remedy(r)}};
 }
 
+// The result as stored: check::to_json without "queries", which says how
+// many questions this check happened to send, not something about the
+// domain, and would make every result differ from the previous one.
+nlohmann::json stored_json(const check::CheckResult& r) {
+  nlohmann::json j = check::to_json(r);
+  j.erase("queries");
+  return j;
+}
+
 // The new state: every field from the check, plus the counters that depend
 // on the previous state. at_risk_reported is left to the caller.
 store::DomainState next_state(const store::DomainState& previous, const check::CheckResult& r,
@@ -181,15 +190,14 @@ store::Severity severity(UnixSeconds now, std::optional<UnixSeconds> renewal,
   return store::Severity::info;
 }
 
-bool same_outcome(const store::DomainState& a, const store::DomainState& b) {
-  return a.verdict == b.verdict && a.exposure == b.exposure && a.relevant_owner == b.relevant_owner &&
-         a.failure_kind == b.failure_kind && a.reason == b.reason;
+bool same_result(const store::DomainState& previous, const store::DomainState& next) {
+  return !previous.result_json.empty() && previous.result_json == next.result_json;
 }
 
 Transition apply(const store::DomainState& previous, const check::CheckResult& result,
                  std::optional<UnixSeconds> renewal, UnixSeconds now,
                  const config::ScheduleConfig& s) {
-  const nlohmann::json full = check::to_json(result);
+  const nlohmann::json full = stored_json(result);
   Transition t{next_state(previous, result, full, now), {}};
   const std::string& before = previous.verdict;
   const std::string& after = t.state.verdict;
@@ -231,7 +239,7 @@ Transition apply(const store::DomainState& previous, const check::CheckResult& r
 
 Transition apply_target(const store::DomainState& previous, const check::CheckResult& result,
                         std::size_t pinned_domains, UnixSeconds now) {
-  const nlohmann::json full = check::to_json(result);
+  const nlohmann::json full = stored_json(result);
   Transition t{next_state(previous, result, full, now), {}};
   // Targets have no renewal of their own; the flag means nothing for them.
   t.state.at_risk_reported = false;

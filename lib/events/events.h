@@ -49,11 +49,13 @@ struct Transition {
 // "failure" ({"kind", "name", "detail", "server" or null} or null),
 // "reason", "renewal_at" (RFC 3339 or null), "days_left" (whole days,
 // rounded down, negative once past; or null), "remedy" (one line).
-// Whether two states say the same thing about a domain: verdict, exposure,
-// relevant owner, failure kind and the reason sentence (which names the
-// deciding record). Query counts and times do not count. The daemon keeps
-// the full result in a history row only when this is false.
-bool same_outcome(const store::DomainState& a, const store::DomainState& b);
+// Whether two checks found the same: their stored results (verdicts per CA,
+// records, where they live, the CNAME chain, the failure, the reason) are
+// equal. Times do not count, nor how many queries a check sent (which
+// depends on what other checks had already asked; result_json leaves it
+// out). When this holds, the daemon writes neither the result again nor a
+// full history row.
+bool same_result(const store::DomainState& previous, const store::DomainState& next);
 
 Transition apply(const store::DomainState& previous, const check::CheckResult& result,
                  std::optional<UnixSeconds> renewal, UnixSeconds now, const config::ScheduleConfig& s);

@@ -194,7 +194,7 @@ constexpr const char k_sql_outbox_count[] = "SELECT count(*) FROM outbox WHERE s
 constexpr const char k_sql_daemon[] =
     "SELECT pid, heartbeat_at, status_line, last_sweep_at FROM daemon WHERE id = 1";
 // A row without result_json said what the newest earlier row with one said
-// (CheckWrite::history_detail): the reason comes from there.
+// (CheckWrite::result_changed): the reason comes from there.
 constexpr const char k_sql_history[] =
     "SELECT h.checked_at, h.verdict, h.exposure, h.failure_kind, "
     "CASE WHEN h.result_json <> '' THEN json_extract(h.result_json, '$.reason') ELSE "

@@ -324,6 +324,15 @@ constexpr const char k_sql_write_state[] =
     "THEN 0 ELSE excluded.next_check_at END, "
     "consecutive_failures = excluded.consecutive_failures, "
     "at_risk_reported = excluded.at_risk_reported";
+// The same for a check that found what the state already says
+// (CheckWrite::result_changed false): only times and counters change, so
+// neither the result nor the CHECKs on it are written again. A domain
+// removed meanwhile has no row to update.
+constexpr const char k_sql_touch_state[] =
+    "UPDATE domain_state SET last_checked_at = ?2, changed_at = ?3, "
+    "next_check_at = CASE WHEN ?7 > 0 AND (SELECT updated_at FROM domains WHERE id = ?1) > ?7 "
+    "THEN 0 ELSE ?4 END, "
+    "consecutive_failures = ?5, at_risk_reported = ?6 WHERE domain_id = ?1";
 constexpr const char k_sql_write_target[] =
     "INSERT INTO provider_targets (name, verdict, exposure, relevant_owner, failure_kind, reason, "
     "result_json, last_checked_at, changed_at, next_check_at, consecutive_failures, "
@@ -902,12 +911,23 @@ Status Store::write_checks(std::span<const CheckWrite> checks,
                 "): " + e.message + "; nothing of this batch was written");
   };
   for (const CheckWrite& c : checks) {
-    {
+    if (c.result_changed) {
       auto q = db.query(k_sql_write_state);
       if (!q) return failed(c.subject, q.error());
       q->bind_int(c.domain_id);
       bind_state(*q, c.state);
       q->bind_int(c.seen_updated_at);
+      if (auto r = q->run(); !r) return failed(c.subject, r.error());
+    } else {
+      auto q = db.query(k_sql_touch_state);
+      if (!q) return failed(c.subject, q.error());
+      q->bind_int(c.domain_id)
+          .bind_int(c.state.last_checked_at)
+          .bind_int(c.state.changed_at)
+          .bind_int(c.state.next_check_at)
+          .bind_int(c.state.consecutive_failures)
+          .bind_bool(c.state.at_risk_reported)
+          .bind_int(c.seen_updated_at);
       if (auto r = q->run(); !r) return failed(c.subject, r.error());
     }
     {
@@ -918,7 +938,7 @@ Status Store::write_checks(std::span<const CheckWrite> checks,
           .bind_text(c.state.verdict)
           .bind_text(c.state.exposure)
           .bind_opt_text(c.state.failure_kind)
-          .bind_text(c.history_detail ? c.state.result_json : std::string());
+          .bind_text(c.result_changed ? c.state.result_json : std::string());
       if (auto r = q->run(); !r) return failed(c.subject, r.error());
     }
     if (auto r = insert_events(db, c.events, c.subject, routes); !r)

@@ -46,12 +46,13 @@ struct CheckWrite {
   // next_check_at becomes 0 instead: the change is checked at once. 0: not
   // known, the check's own schedule stands.
   UnixSeconds seen_updated_at = 0;
-  // False when the check said nothing new (events::same_outcome): its
-  // history row then keeps verdict, exposure and failure kind but leaves
-  // result_json empty, so that a million daily checks do not store a
-  // million copies of the same result. The newest earlier row with a
-  // result_json has the details.
-  bool history_detail = true;
+  // False when the check found what the stored state already says
+  // (events::same_result). Then only the times and counters of the state
+  // are written, and the history row keeps verdict, exposure and failure
+  // kind but leaves result_json empty, so that a million daily checks
+  // neither rewrite nor store a million copies of the same result; the
+  // newest earlier row with a result_json has the details.
+  bool result_changed = true;
 };
 
 // Verdict and exposure counts cover enabled domains only (disabled ones are

@@ -588,22 +588,49 @@ TEST_CASE("write_checks stores state, history, events and an outbox row per want
   CHECK(counts->outbox_dead == 0);
 }
 
-TEST_CASE("a check that said nothing new writes a history row without result_json") {
+TEST_CASE("a check that found what the state says writes times and counters, and a short history row") {
   TempDir dir;
   const std::string path = dir.file("caad.db");
   auto store = open_store(path);
-  upsert(*store, {spec("a.example"), spec("b.example")});
-  CheckWrite full{id_of(*store, "a.example"), "a.example", checked("denied", k_now + 60), {}};
-  CheckWrite same{id_of(*store, "b.example"), "b.example", checked("denied", k_now + 60), {}};
-  same.history_detail = false;
-  write(*store, {full, same});
+  upsert(*store, {spec("a.example")});
+  const std::int64_t id = id_of(*store, "a.example");
+  write(*store, {CheckWrite{id, "a.example", checked("denied", k_now + 60), {}}});
+
+  DomainState next = checked("denied", k_now + 7200);
+  next.last_checked_at = k_now + 3600;
+  next.consecutive_failures = 0;
+  next.at_risk_reported = true;
+  next.result_json = "not written";  // the store must not look at it
+  CheckWrite same{id, "a.example", next, {}};
+  same.result_changed = false;
+  write(*store, {same});
+
   RawDb raw(path);
-  CHECK(raw.row("SELECT result_json FROM check_history WHERE subject = 'a.example'") == R"({"verdict":"x"})");
-  CHECK(raw.row("SELECT result_json FROM check_history WHERE subject = 'b.example'") == "");
-  CHECK(raw.row("SELECT verdict FROM check_history WHERE subject = 'b.example'") == "denied");
-  // The current state keeps the full result either way.
-  CHECK(raw.row("SELECT s.result_json FROM domain_state s JOIN domains d ON d.id = s.domain_id "
-                "WHERE d.name = 'b.example'") == R"({"verdict":"x"})");
+  CHECK(raw.integer("SELECT count(*) FROM check_history WHERE subject = 'a.example'") == 2);
+  CHECK(raw.row("SELECT result_json FROM check_history WHERE subject = 'a.example' ORDER BY id LIMIT 1") ==
+        R"({"verdict":"x"})");
+  CHECK(raw.row("SELECT result_json FROM check_history WHERE subject = 'a.example' ORDER BY id DESC LIMIT 1") == "");
+  CHECK(raw.row("SELECT verdict FROM check_history WHERE subject = 'a.example' ORDER BY id DESC LIMIT 1") ==
+        "denied");
+  auto due = store->due(k_now + 7200, 10);
+  REQUIRE(due->size() == 1);
+  const DomainState& stored = (*due)[0].state;
+  CHECK(stored.result_json == R"({"verdict":"x"})");
+  CHECK(stored.last_checked_at == k_now + 3600);
+  CHECK(stored.next_check_at == k_now + 7200);
+  CHECK(stored.at_risk_reported);
+
+  // A change to the domain while that check ran still brings it back at once.
+  const UnixSeconds seen = (*due)[0].domain.updated_at;
+  upsert(*store, {spec("a.example", {}, k_now + 30 * 86400)}, false, k_now + 1);
+  same.seen_updated_at = seen;
+  write(*store, {same});
+  CHECK(store->due(k_now + 2, 10)->size() == 1);
+
+  // A domain removed meanwhile gets no state row back.
+  REQUIRE(store->remove(*caad::dns::parse_domain("a.example")).value());
+  write(*store, {same});
+  CHECK(raw.integer("SELECT count(*) FROM domain_state") == 0);
 }
 
 TEST_CASE("a failure in a write_checks batch writes nothing of it") {

@@ -376,7 +376,6 @@ struct Daemon::Impl {
   void report_status() {
     struct Payload {
       store::Counts counts;
-      std::vector<metrics::DomainCount> by_verdict_exposure;
       bool swept = false;
       std::string error;
     };
@@ -398,9 +397,6 @@ struct Daemon::Impl {
                              ", denied " + std::to_string(c->denied) + ", failing " +
                              std::to_string(c->failing) + ", " + line_prefix;
           p->swept = s.note_heartbeat(now, line).has_value();
-          for (const auto& row : c->by_verdict_exposure) {
-            p->by_verdict_exposure.push_back({row.verdict, row.exposure, row.count});
-          }
           if (prune) (void)s.prune_history(now - retention);
         },
         [this, p, now](const std::string& error) {
@@ -409,7 +405,11 @@ struct Daemon::Impl {
             return;
           }
           const store::Counts& c = p->counts;
-          daemon_metrics.set_domains(p->by_verdict_exposure);
+          std::vector<metrics::DomainCount> by_verdict_exposure;
+          for (const auto& row : c.by_verdict_exposure) {
+            by_verdict_exposure.push_back({row.verdict, row.exposure, row.count});
+          }
+          daemon_metrics.set_domains(by_verdict_exposure);
           daemon_metrics.set_outbox_depth(c.outbox_pending);
           if (p->swept) daemon_metrics.set_last_sweep(now);
           notify_status("domains " + std::to_string(c.enabled) + ", due " + std::to_string(c.due) + ", denied " +

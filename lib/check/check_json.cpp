@@ -1,7 +1,10 @@
 // JSON form of a check result (see the header for the fields).
 #include "lib/check/check_json.h"
 
+#include <cstring>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -13,6 +16,40 @@ namespace {
 nlohmann::json name_or_null(const std::optional<dns::Name>& n) {
   return n ? nlohmann::json(n->text()) : nlohmann::json(nullptr);
 }
+
+// The bytes result_digest hashes: every value with its length in front, so
+// that no two different sequences of values give the same bytes.
+class DigestInput {
+ public:
+  DigestInput() { m_bytes.clear(); }
+  DigestInput& add(std::string_view v) {
+    const auto n = static_cast<std::uint32_t>(v.size());
+    char len[sizeof n];
+    std::memcpy(len, &n, sizeof n);
+    m_bytes.append(len, sizeof n).append(v);
+    return *this;
+  }
+  DigestInput& add(std::uint64_t v) {
+    char bytes[sizeof v];
+    std::memcpy(bytes, &v, sizeof v);
+    return add(std::string_view(bytes, sizeof v));
+  }
+  template <class T>
+  DigestInput& add_optional(const std::optional<T>& v) {
+    add(std::uint64_t{v.has_value()});
+    if (v) add(*v);
+    return *this;
+  }
+  DigestInput& add(const dns::Name& n) { return add(std::string_view(n.text())); }
+  std::uint64_t digest() const { return std::hash<std::string_view>{}(m_bytes); }
+
+ private:
+  // Reused: a result is a few hundred bytes, hashed once per check.
+  static thread_local std::string m_bytes;
+};
+thread_local std::string DigestInput::m_bytes;
+
+std::uint64_t code(auto e) { return static_cast<std::uint64_t>(e); }
 
 }  // namespace
 
@@ -73,6 +110,28 @@ nlohmann::json to_json(const CheckResult& r) {
   out["queries"] = l.queries;
   out["cas"] = std::move(cas);
   return out;
+}
+
+std::uint64_t result_digest(const CheckResult& r) {
+  const lookup::LookupResult& l = r.lookup;
+  DigestInput in;
+  in.add(std::string_view(l.request.name.text())).add(std::uint64_t{l.request.wildcard});
+  in.add(code(r.verdict)).add(code(r.exposure)).add(r.reason);
+  in.add_optional(l.found_at).add_optional(l.relevant_owner).add_optional(l.nxdomain_tld);
+  in.add(l.records.size());
+  for (const caa::Record& rec : l.records) in.add(std::uint64_t{rec.flags}).add(rec.tag).add(rec.value);
+  in.add(l.cname_chain.size());
+  for (const dns::Name& n : l.cname_chain) in.add(n);
+  in.add(std::uint64_t{l.failure.has_value()});
+  if (l.failure) in.add(code(l.failure->kind)).add(l.failure->name).add(l.failure->detail).add(l.failure->server);
+  in.add(r.cas.size());
+  for (const CaVerdict& v : r.cas) {
+    in.add(v.name).add(v.issuer).add(code(v.verdict)).add(v.reason).add(std::uint64_t{v.decision.has_value()});
+    if (!v.decision) continue;
+    const caa::Decision& d = *v.decision;
+    in.add(code(d.outcome)).add(code(d.behaviour)).add_optional(d.deciding_record).add_optional(d.divergence);
+  }
+  return in.digest();
 }
 
 }  // namespace caad::check

@@ -2,6 +2,7 @@
 // --json` prints and the store keeps. Field names are a stable interface.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "lib/check/check.h"
@@ -13,5 +14,13 @@ namespace caad::check {
 //  "nxdomain_tld", "cas": [{"ca", "issuer", "verdict", "reason", "outcome",
 //  "deciding_record", "divergence"}]}
 nlohmann::json to_json(const CheckResult& result);
+
+// A 64-bit digest of everything to_json writes except "queries" (how many
+// questions this check happened to send): two results with the same digest
+// store the same JSON. The daemon compares digests to tell whether a check
+// found what the last one did without building the JSON. Stable across runs
+// of one build; a new build may hash differently, which only makes each
+// domain's next result count as changed once.
+std::uint64_t result_digest(const CheckResult& result);
 
 }  // namespace caad::check

@@ -294,9 +294,8 @@ struct Daemon::Impl {
     ++checks_done;
     daemon_metrics.record_check({d.domain.spec.request.text(), t.state.verdict, t.state.failure_kind, renewal,
                           static_cast<double>(uv_hrtime() - started_ns) / 1e9});
-    const bool result_changed = !events::same_result(d.state, t.state);
     pending.push_back(store::CheckWrite{d.domain.id, d.domain.spec.request.text(), std::move(t.state),
-                                        std::move(t.events), d.domain.updated_at, result_changed});
+                                        std::move(t.events), d.domain.updated_at, t.result_changed});
     if (pending.size() >= cfg.batch_size) {
       flush();
     } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer))) {

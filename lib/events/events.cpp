@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -153,16 +154,17 @@ nlohmann::json stored_json(const check::CheckResult& r) {
 }
 
 // The new state: every field from the check, plus the counters that depend
-// on the previous state. at_risk_reported is left to the caller.
+// on the previous state. at_risk_reported is left to the caller, and so is
+// result_json, which only a changed result needs.
 store::DomainState next_state(const store::DomainState& previous, const check::CheckResult& r,
-                              const nlohmann::json& full, UnixSeconds now) {
+                              UnixSeconds now) {
   store::DomainState s;
   s.verdict = std::string(check::to_string(r.verdict));
   s.exposure = std::string(check::to_string(r.exposure));
   if (r.lookup.relevant_owner) s.relevant_owner = r.lookup.relevant_owner->text();
   if (r.lookup.failure) s.failure_kind = lookup::to_string(r.lookup.failure->kind);
   s.reason = r.reason;
-  s.result_json = full.dump();
+  s.result_digest = check::result_digest(r);
   s.last_checked_at = now;
   s.changed_at = s.verdict == previous.verdict ? previous.changed_at : now;
   s.next_check_at = 0;
@@ -173,6 +175,22 @@ store::DomainState next_state(const store::DomainState& previous, const check::C
   s.at_risk_reported = previous.at_risk_reported;
   return s;
 }
+
+// The stored JSON of a result, built at most once and only when asked for:
+// most checks find what the last one did, store nothing new and raise no
+// event, and building the JSON is most of what they would otherwise cost.
+class StoredJson {
+ public:
+  explicit StoredJson(const check::CheckResult& r) : m_result(r) {}
+  const nlohmann::json& get() {
+    if (!m_json) m_json = stored_json(m_result);
+    return *m_json;
+  }
+
+ private:
+  const check::CheckResult& m_result;
+  std::optional<nlohmann::json> m_json;
+};
 
 store::Event make_event(std::string kind, store::Severity severity, const check::CheckResult& r,
                         UnixSeconds now, nlohmann::json data) {
@@ -191,21 +209,24 @@ store::Severity severity(UnixSeconds now, std::optional<UnixSeconds> renewal,
 }
 
 bool same_result(const store::DomainState& previous, const store::DomainState& next) {
-  return !previous.result_json.empty() && previous.result_json == next.result_json;
+  return !previous.verdict.empty() && previous.result_digest != 0 &&
+         previous.result_digest == next.result_digest;
 }
 
 Transition apply(const store::DomainState& previous, const check::CheckResult& result,
                  std::optional<UnixSeconds> renewal, UnixSeconds now,
                  const config::ScheduleConfig& s) {
-  const nlohmann::json full = stored_json(result);
-  Transition t{next_state(previous, result, full, now), {}};
+  StoredJson full(result);
+  Transition t{next_state(previous, result, now), {}, true};
+  t.result_changed = !same_result(previous, t.state);
+  if (t.result_changed) t.state.result_json = full.get().dump();
   const std::string& before = previous.verdict;
   const std::string& after = t.state.verdict;
 
   // Built lazily: most checks change nothing and raise no event.
   std::optional<nlohmann::json> data;
   auto event_data = [&]() -> const nlohmann::json& {
-    if (!data) data = domain_data(result, full, before, renewal, now);
+    if (!data) data = domain_data(result, full.get(), before, renewal, now);
     return *data;
   };
 
@@ -240,7 +261,10 @@ Transition apply(const store::DomainState& previous, const check::CheckResult& r
 Transition apply_target(const store::DomainState& previous, const check::CheckResult& result,
                         std::size_t pinned_domains, UnixSeconds now) {
   const nlohmann::json full = stored_json(result);
-  Transition t{next_state(previous, result, full, now), {}};
+  Transition t{next_state(previous, result, now), {}, true};
+  // A target's row is always written whole: there are a handful of them.
+  t.result_changed = !same_result(previous, t.state);
+  t.state.result_json = full.dump();
   // Targets have no renewal of their own; the flag means nothing for them.
   t.state.at_risk_reported = false;
   const std::string& before = previous.verdict;

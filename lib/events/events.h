@@ -22,6 +22,10 @@ store::Severity severity(UnixSeconds now, std::optional<UnixSeconds> renewal, co
 struct Transition {
   store::DomainState state;           // the new state to store (next_check_at left 0)
   std::vector<store::Event> events;   // in order
+  // False when the check found what the previous one did (same_result):
+  // then state.result_json is left empty (apply; apply_target always fills
+  // it) and the stored result stands.
+  bool result_changed = true;
 };
 
 // Rules (previous → new; "never" is an empty previous.verdict):
@@ -51,9 +55,11 @@ struct Transition {
 // rounded down, negative once past; or null), "remedy" (one line).
 // Whether two checks found the same: their stored results (verdicts per CA,
 // records, where they live, the CNAME chain, the failure, the reason) are
-// equal. Times do not count, nor how many queries a check sent (which
-// depends on what other checks had already asked; result_json leaves it
-// out). When this holds, the daemon writes neither the result again nor a
+// equal, which their result_digest tells without building the JSON. Times do
+// not count, nor how many queries a check sent (which depends on what other
+// checks had already asked; result_json leaves it out). A previous state
+// without a digest (never checked, or stored by an older caad) is never the
+// same. When this holds, the daemon writes neither the result again nor a
 // full history row.
 bool same_result(const store::DomainState& previous, const store::DomainState& next);
 

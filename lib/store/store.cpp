@@ -291,14 +291,19 @@ constexpr const char k_sql_find[] =
     "FROM domains WHERE name = ?1 AND wildcard = ?2";
 // Both walk the next_check_at index, whose order is (next_check_at, rowid),
 // and stop after LIMIT rows. CROSS JOIN makes SQLite keep domain_state as the
-// outer loop; left to itself it may scan every domain and sort.
+// outer loop; left to itself it may scan every domain and sort. In due(),
+// the row value (?3, ?4) is the cursor: SQLite seeks to ?3 in the index and
+// skips the entries up to ?4 there without reading their rows; and
+// result_json stays on disk, since the daemon compares result_digest
+// instead (0004_result_digest.sql).
 constexpr const char k_sql_due[] =
     "SELECT d.id, d.name, d.wildcard, d.cas, d.not_after, d.renew_at, d.enabled, d.added_at, "
     "d.updated_at, s.verdict, s.exposure, s.relevant_owner, s.failure_kind, s.reason, "
-    "s.result_json, "
-    "s.last_checked_at, s.changed_at, s.next_check_at, s.consecutive_failures, s.at_risk_reported "
+    "'' AS result_json, "
+    "s.last_checked_at, s.changed_at, s.next_check_at, s.consecutive_failures, s.at_risk_reported, "
+    "s.result_digest "
     "FROM domain_state AS s CROSS JOIN domains AS d ON d.id = s.domain_id "
-    "WHERE s.next_check_at <= ?1 AND d.enabled = 1 "
+    "WHERE s.next_check_at <= ?1 AND (s.next_check_at, s.domain_id) > (?3, ?4) AND d.enabled = 1 "
     "ORDER BY s.next_check_at, s.domain_id LIMIT ?2";
 // ORDER BY ... LIMIT 1 rather than MIN(): it stops at the first enabled row
 // of the index instead of aggregating over every domain.
@@ -311,19 +316,19 @@ constexpr const char k_sql_next_due[] =
 constexpr const char k_sql_write_state[] =
     "INSERT INTO domain_state (domain_id, verdict, exposure, relevant_owner, failure_kind, reason, "
     "result_json, last_checked_at, changed_at, next_check_at, consecutive_failures, "
-    "at_risk_reported) "
-    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 "
+    "at_risk_reported, result_digest) "
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 "
     "WHERE EXISTS (SELECT 1 FROM domains WHERE id = ?1) "
     "ON CONFLICT (domain_id) DO UPDATE SET "
     "verdict = excluded.verdict, exposure = excluded.exposure, "
     "relevant_owner = excluded.relevant_owner, failure_kind = excluded.failure_kind, "
     "reason = excluded.reason, result_json = excluded.result_json, "
     "last_checked_at = excluded.last_checked_at, changed_at = excluded.changed_at, "
-    "next_check_at = CASE WHEN ?13 > 0 AND "
-    "(SELECT updated_at FROM domains WHERE id = excluded.domain_id) > ?13 "
+    "next_check_at = CASE WHEN ?14 > 0 AND "
+    "(SELECT updated_at FROM domains WHERE id = excluded.domain_id) > ?14 "
     "THEN 0 ELSE excluded.next_check_at END, "
     "consecutive_failures = excluded.consecutive_failures, "
-    "at_risk_reported = excluded.at_risk_reported";
+    "at_risk_reported = excluded.at_risk_reported, result_digest = excluded.result_digest";
 // The same for a check that found what the state already says
 // (CheckWrite::result_changed false): only times and counters change, so
 // neither the result nor the CHECKs on it are written again. A domain
@@ -336,18 +341,18 @@ constexpr const char k_sql_touch_state[] =
 constexpr const char k_sql_write_target[] =
     "INSERT INTO provider_targets (name, verdict, exposure, relevant_owner, failure_kind, reason, "
     "result_json, last_checked_at, changed_at, next_check_at, consecutive_failures, "
-    "at_risk_reported) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "at_risk_reported, result_digest) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
     "ON CONFLICT (name) DO UPDATE SET "
     "verdict = excluded.verdict, exposure = excluded.exposure, "
     "relevant_owner = excluded.relevant_owner, failure_kind = excluded.failure_kind, "
     "reason = excluded.reason, result_json = excluded.result_json, "
     "last_checked_at = excluded.last_checked_at, changed_at = excluded.changed_at, "
     "next_check_at = excluded.next_check_at, consecutive_failures = excluded.consecutive_failures, "
-    "at_risk_reported = excluded.at_risk_reported";
+    "at_risk_reported = excluded.at_risk_reported, result_digest = excluded.result_digest";
 constexpr const char k_sql_target_state[] =
     "SELECT verdict, exposure, relevant_owner, failure_kind, reason, result_json, last_checked_at, "
-    "changed_at, next_check_at, consecutive_failures, at_risk_reported "
+    "changed_at, next_check_at, consecutive_failures, at_risk_reported, result_digest "
     "FROM provider_targets WHERE name = ?1";
 // Matches the partial index domain_state_pinned_owner.
 constexpr const char k_sql_count_pinned[] =
@@ -475,6 +480,7 @@ DomainState read_state(const Query& q, int col) {
   s.next_check_at = q.int_at(col + 8);
   s.consecutive_failures = static_cast<int>(q.int_at(col + 9));
   s.at_risk_reported = q.bool_at(col + 10);
+  s.result_digest = static_cast<std::uint64_t>(q.int_at(col + 11));
   return s;
 }
 
@@ -489,7 +495,8 @@ void bind_state(Query& q, const DomainState& s) {
       .bind_int(s.changed_at)
       .bind_int(s.next_check_at)
       .bind_int(s.consecutive_failures)
-      .bind_bool(s.at_risk_reported);
+      .bind_bool(s.at_risk_reported)
+      .bind_int(static_cast<std::int64_t>(s.result_digest));
 }
 
 // ---- Upsert reports -------------------------------------------------------
@@ -873,11 +880,16 @@ Result<std::optional<Domain>> Store::find(const dns::DomainRequest& request) con
   return std::optional<Domain>(std::move(*d));
 }
 
-Result<std::vector<DueDomain>> Store::due(UnixSeconds now, std::size_t limit) const {
+Result<std::vector<DueDomain>> Store::due(UnixSeconds now, std::size_t limit,
+                                          std::optional<DueCursor> after) const {
   Database& db = m_impl->db;
   auto q = db.query(k_sql_due);
   if (!q) return m_impl->error("read the due domains from", q.error());
-  q->bind_int(now).bind_int(sql_count(limit));
+  constexpr std::int64_t k_before_all = std::numeric_limits<std::int64_t>::min();
+  q->bind_int(now)
+      .bind_int(sql_count(limit))
+      .bind_int(after ? after->next_check_at : k_before_all)
+      .bind_int(after ? after->domain_id : k_before_all);
   std::vector<DueDomain> out;
   for (;;) {
     auto row = q->step();

@@ -35,6 +35,13 @@ struct DueDomain {
   DomainState state;
 };
 
+// Where a walk through the due domains got to: the position of the last row
+// returned, in the order due() returns them.
+struct DueCursor {
+  UnixSeconds next_check_at = 0;
+  std::int64_t domain_id = 0;
+};
+
 // One check's result to persist, with the events it caused.
 struct CheckWrite {
   std::int64_t domain_id = 0;
@@ -99,8 +106,12 @@ class Store {
   Result<std::vector<Domain>> list(std::size_t limit, std::size_t offset) const;
   Result<std::optional<Domain>> find(const dns::DomainRequest& request) const;
 
-  // Enabled domains whose next check is due at `now`, soonest first.
-  Result<std::vector<DueDomain>> due(UnixSeconds now, std::size_t limit) const;
+  // Enabled domains whose next check is due at `now`, soonest first (by
+  // next_check_at, then id). With `after`, only those past that position: a
+  // caller walking the due domains in pages reads each row once, instead of
+  // reading again the ones it took and has not yet written back.
+  Result<std::vector<DueDomain>> due(UnixSeconds now, std::size_t limit,
+                                     std::optional<DueCursor> after = std::nullopt) const;
   // When the next enabled domain falls due (nullopt: none).
   Result<std::optional<UnixSeconds>> next_due() const;
 

@@ -40,6 +40,7 @@ struct DomainState {
   std::optional<std::string> failure_kind;
   std::string reason;
   std::string result_json;          // check::to_json of the last check
+  std::uint64_t result_digest = 0;  // check::result_digest of it; 0: not known
   UnixSeconds last_checked_at = 0;
   UnixSeconds changed_at = 0;       // when verdict last changed
   UnixSeconds next_check_at = 0;    // 0: at once

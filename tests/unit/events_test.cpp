@@ -207,6 +207,38 @@ TEST_CASE("same_result: what a check found, not when or with how many queries") 
   other_chain.lookup.cname_chain.push_back(*dns::Name::parse("elsewhere.test"));
   CHECK_FALSE(events::same_result(a, events::apply(a, other_chain, std::nullopt, k_now, k_schedule).state));
   CHECK_FALSE(events::same_result(store::DomainState{}, a));  // never checked
+  store::DomainState old_row = a;
+  old_row.result_digest = 0;  // written before digests were stored
+  CHECK_FALSE(events::same_result(old_row, b));
+}
+
+TEST_CASE("an unchanged result is not stored again, and its events still carry everything") {
+  const auto first = events::apply(state("permitted"), denied(), std::nullopt, k_now, k_schedule);
+  CHECK(first.result_changed);
+  CHECK_FALSE(first.state.result_json.empty());
+
+  // The state as due() returns it: the digest, not the JSON.
+  store::DomainState previous = first.state;
+  previous.result_json.clear();
+  const auto again = events::apply(previous, denied(), std::nullopt, k_now + 3600, k_schedule);
+  CHECK_FALSE(again.result_changed);
+  CHECK(again.state.result_json.empty());
+  CHECK(again.state.result_digest == first.state.result_digest);
+  CHECK(again.events.empty());
+
+  // Same result, but the renewal is now close: renewal_at_risk, with the
+  // whole picture built from the result even though nothing is stored.
+  const auto risk = events::apply(previous, denied(), k_now + 3 * k_day, k_now + 3600, k_schedule);
+  CHECK_FALSE(risk.result_changed);
+  REQUIRE(risk.events.size() == 1);
+  CHECK(risk.events[0].kind == "renewal_at_risk");
+  CHECK(risk.events[0].data["records"] == nlohmann::json::array({"0 issue \"digicert.com\""}));
+  CHECK(risk.events[0].data["cas"][0]["verdict"] == "denied");
+
+  // Anything different is stored whole.
+  const auto changed = events::apply(previous, pinned({k_digicert}), std::nullopt, k_now + 7200, k_schedule);
+  CHECK(changed.result_changed);
+  CHECK(nlohmann::json::parse(changed.state.result_json)["exposure"] == "pinned");
 }
 
 TEST_CASE("renewal at risk is raised once per episode") {

@@ -160,6 +160,7 @@ DomainState checked(std::string verdict, UnixSeconds next_check_at,
   s.exposure = std::move(exposure);
   s.reason = "a reason";
   s.result_json = R"({"verdict":"x"})";
+  s.result_digest = 0x8000'0000'0000'0001;  // above INT64_MAX: must survive the signed column
   s.last_checked_at = k_now;
   s.changed_at = k_now;
   s.next_check_at = next_check_at;
@@ -516,6 +517,37 @@ TEST_CASE("due returns enabled domains soonest first, up to the limit") {
   CHECK(store->due(k_now, 100)->size() == 2);
 }
 
+TEST_CASE("due after a cursor reads each due domain once, in order") {
+  TempDir dir;
+  auto store = open_store(dir.file("caad.db"));
+  // Two share a next_check_at: the id orders them, and the cursor must not
+  // skip the second one.
+  upsert(*store, {spec("a.example"), spec("b.example"), spec("c.example"), spec("d.example")});
+  write(*store, {CheckWrite{id_of(*store, "a.example"), "a.example", checked("permitted", k_now - 30), {}},
+                 CheckWrite{id_of(*store, "b.example"), "b.example", checked("permitted", k_now - 20), {}},
+                 CheckWrite{id_of(*store, "c.example"), "c.example", checked("permitted", k_now - 20), {}},
+                 CheckWrite{id_of(*store, "d.example"), "d.example", checked("permitted", k_now + 60), {}}});
+
+  std::vector<std::string> seen;
+  std::optional<caad::store::DueCursor> cursor;
+  for (int page = 0; page < 5; ++page) {
+    auto due = store->due(k_now, 1, cursor);
+    REQUIRE(due.has_value());
+    if (due->empty()) break;
+    seen.push_back(due->back().domain.spec.request.text());
+    cursor = caad::store::DueCursor{due->back().state.next_check_at, due->back().domain.id};
+  }
+  CHECK(seen == std::vector<std::string>{"a.example", "b.example", "c.example"});
+
+  // A domain that falls due before the cursor (an import sets 0) is not
+  // returned after it; a walk from the start finds it.
+  upsert(*store, {spec("e.example")});
+  CHECK(store->due(k_now, 10, cursor)->empty());
+  auto from_start = store->due(k_now, 10);
+  REQUIRE(from_start->size() == 4);
+  CHECK(from_start->front().domain.spec.request.text() == "e.example");
+}
+
 TEST_CASE("write_checks stores state, history, events and an outbox row per wanting route") {
   TempDir dir;
   const std::string path = dir.file("caad.db");
@@ -577,7 +609,11 @@ TEST_CASE("write_checks stores state, history, events and an outbox row per want
   CHECK(d.exposure == "pinned");
   CHECK(d.relevant_owner == "domains.provider.example");
   CHECK(d.reason == "a reason");
-  CHECK(d.result_json == R"({"verdict":"x"})");
+  // due() leaves the result on disk and returns its digest.
+  CHECK(d.result_json.empty());
+  CHECK(d.result_digest == 0x8000'0000'0000'0001);
+  CHECK(RawDb(path).row("SELECT result_json FROM domain_state WHERE domain_id = " +
+                        std::to_string((*due)[1].domain.id)) == R"({"verdict":"x"})");
   CHECK(d.last_checked_at == k_now);
   CHECK(d.changed_at == k_now);
   CHECK(d.at_risk_reported);
@@ -601,6 +637,7 @@ TEST_CASE("a check that found what the state says writes times and counters, and
   next.consecutive_failures = 0;
   next.at_risk_reported = true;
   next.result_json = "not written";  // the store must not look at it
+  next.result_digest = 7;             // nor at this
   CheckWrite same{id, "a.example", next, {}};
   same.result_changed = false;
   write(*store, {same});
@@ -615,7 +652,8 @@ TEST_CASE("a check that found what the state says writes times and counters, and
   auto due = store->due(k_now + 7200, 10);
   REQUIRE(due->size() == 1);
   const DomainState& stored = (*due)[0].state;
-  CHECK(stored.result_json == R"({"verdict":"x"})");
+  CHECK(raw.row("SELECT result_json FROM domain_state") == R"({"verdict":"x"})");
+  CHECK(stored.result_digest == 0x8000'0000'0000'0001);
   CHECK(stored.last_checked_at == k_now + 3600);
   CHECK(stored.next_check_at == k_now + 7200);
   CHECK(stored.at_risk_reported);
@@ -748,6 +786,8 @@ TEST_CASE("provider targets: state, events and the count of pinned domains") {
   CHECK((*state)->verdict == "denied");
   CHECK((*state)->reason == broken.reason);
   CHECK((*state)->next_check_at == k_now + 300);
+  CHECK((*state)->result_json == broken.result_json);
+  CHECK((*state)->result_digest == broken.result_digest);
 
   broken.verdict = "permitted";
   REQUIRE(store->write_target(target, broken, {}, {}).has_value());

@@ -4,7 +4,11 @@
 //
 // A domain is "busy" from the moment it is fetched until its result is
 // written: due() keeps returning it until its new next_check_at is committed,
-// and the busy set keeps it from being checked twice. After kill -9, results
+// and the busy set keeps it from being checked twice. Fetches walk the due
+// domains with a cursor, so that they do not read the busy ones again; the
+// walk starts over from the front when it runs out of due domains, when a
+// write fails and every few seconds, which is how domains that fall due
+// behind the cursor (new and changed domains, failed writes) are found. After kill -9, results
 // not yet written are simply lost; those domains are still due with their old
 // state, so the restart checks them again and derives the same events once.
 #include "daemon/run/daemon.h"
@@ -13,6 +17,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <deque>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -41,6 +46,7 @@ constexpr std::int64_t k_idle_poll_s = 30;          // look for new domains this
 constexpr std::int64_t k_prune_every_s = 6 * 3600;  // history retention pass
 constexpr std::uint64_t k_stop_grace_ms = 3500;     // in-flight checks may finish within this
 constexpr std::uint64_t k_stop_hard_ms = 4700;      // then everything closes, whatever is left
+constexpr std::uint64_t k_cursor_restart_ms = 5000;  // the due walk starts over at least this often
 
 std::vector<store::OutboxRoute> routes_from(const config::Config& c) {
   std::vector<store::OutboxRoute> routes;
@@ -101,11 +107,14 @@ struct Daemon::Impl {
   uv_timer_t tick{}, wake{}, flush_timer{}, status_timer{}, watchdog{}, targets_timer{}, stop_timer{};
   uv_signal_t sigterm{}, sigint{}, sighup{};
 
-  std::unordered_set<std::int64_t> busy;  // fetched, not yet written
+  std::unordered_set<std::int64_t> busy;  // fetched, not yet written (in `ready`, checking or pending)
+  std::deque<store::DueDomain> ready;     // fetched, waiting for a lookup slot
   std::size_t active = 0;                 // lookups in flight (domains and targets)
   std::vector<store::CheckWrite> pending;
   bool fetching = false;
   bool more_due = false;  // the last fetch was full: more may be due now
+  std::optional<store::DueCursor> cursor;  // the due walk's position; none: from the front
+  std::uint64_t cursor_started_ms = 0;     // when the walk last started from the front
   bool stopping = false;
   bool closed = false;
   UnixSeconds next_wake = 0;
@@ -192,18 +201,20 @@ struct Daemon::Impl {
     return exit_status;
   }
 
-  // Takes a batch of due domains when there is room for more lookups.
+  // Keeps due domains at hand for the lookups. A fetch waits behind any
+  // batch write on the one database connection, so the loop fetches ahead:
+  // while fewer than concurrency + batch_size domains wait in `ready`, it
+  // asks for up to batch_size more, and the lookups do not run dry while a
+  // write holds the connection.
   void maybe_fetch() {
     if (stopping || fetching) return;
-    std::size_t room = cfg.concurrency > active ? cfg.concurrency - active : 0;
-    if (room == 0) return;
-    // A fetch reads the busy domains again (checked, result not yet written:
-    // their next_check_at is still in the past) before the new ones, so
-    // fetching a few at a time would read hundreds of rows for each new one.
-    // While checks are running, wait until a quarter of the slots are free.
-    const std::size_t step = std::max<std::size_t>(1, std::min<std::size_t>(cfg.concurrency, cfg.batch_size) / 4);
-    if (active > 0 && room < step) return;
-    std::size_t limit = std::min<std::size_t>(room, cfg.batch_size) + busy.size();
+    if (ready.size() >= cfg.concurrency + cfg.batch_size) return;
+    const std::uint64_t now_ms = uv_now(&loop);
+    if (!cursor || now_ms - cursor_started_ms >= k_cursor_restart_ms) {
+      cursor.reset();
+      cursor_started_ms = now_ms;
+    }
+    const std::size_t limit = std::max<std::size_t>(cfg.batch_size, 1);
     fetching = true;
     struct Payload {
       std::vector<store::DueDomain> due;
@@ -213,8 +224,8 @@ struct Daemon::Impl {
     auto payload = std::make_shared<Payload>();
     UnixSeconds now = unix_now();
     db->submit(
-        [payload, now, limit](store::Store& s) {
-          auto due = s.due(now, limit);
+        [payload, now, limit, after = cursor](store::Store& s) {
+          auto due = s.due(now, limit, after);
           if (!due) {
             payload->error = due.error().message;
             return;
@@ -230,19 +241,36 @@ struct Daemon::Impl {
             arm_wake(now + 5);
             return;
           }
-          std::size_t started = 0;
-          for (auto& d : payload->due) {
-            if (stopping) break;
-            if (busy.count(d.domain.id)) continue;
-            start_check(std::move(d));
-            ++started;
-          }
+          if (stopping) return;
           more_due = payload->due.size() >= limit;
-          if (started == 0 && !more_due) {
+          if (more_due) {
+            cursor = store::DueCursor{payload->due.back().state.next_check_at, payload->due.back().domain.id};
+          } else {
+            cursor.reset();  // ran out: the next walk starts from the front
+          }
+          std::size_t taken = 0;
+          for (auto& d : payload->due) {
+            // Read again after the walk started over: still being checked.
+            if (!busy.insert(d.domain.id).second) continue;
+            ready.push_back(std::move(d));
+            ++taken;
+          }
+          start_ready();
+          if (more_due) {
+            maybe_fetch();  // on from the cursor, if `ready` is still short
+          } else if (taken == 0) {
             UnixSeconds next = payload->next.value_or(now + k_idle_poll_s);
             arm_wake(std::min(std::max(next, now + 1), now + k_idle_poll_s));
           }
         });
+  }
+
+  // Starts lookups for waiting domains while there are free slots.
+  void start_ready() {
+    while (!stopping && active < cfg.concurrency && !ready.empty()) {
+      start_check(std::move(ready.front()));
+      ready.pop_front();
+    }
   }
 
   void arm_wake(UnixSeconds at) {
@@ -267,7 +295,6 @@ struct Daemon::Impl {
   }
 
   void start_check(store::DueDomain d) {
-    busy.insert(d.domain.id);
     ++active;
     dns::DomainRequest request = d.domain.spec.request;
     std::uint64_t started_ns = uv_hrtime();
@@ -301,7 +328,8 @@ struct Daemon::Impl {
     } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer))) {
       uv_timer_start(&flush_timer, &Impl::on_flush, k_flush_ms, 0);
     }
-    if (more_due || active == 0) maybe_fetch();
+    start_ready();
+    if (more_due || (active == 0 && ready.empty())) maybe_fetch();
     if (stopping) maybe_finish_stop();
   }
 
@@ -322,6 +350,7 @@ struct Daemon::Impl {
           if (!e.empty()) {
             spdlog::error("caad: writing {} results: {}; those domains stay due and are checked again",
                           batch->size(), e);
+            cursor.reset();  // they are due behind the cursor now
           }
           for (const auto& w : *batch) busy.erase(w.domain_id);
           if (e.empty() && notifier) notifier->kick();  // new outbox rows, perhaps
@@ -445,6 +474,7 @@ struct Daemon::Impl {
     if (!cfg.provider_targets.empty()) uv_timer_start(&targets_timer, &Impl::on_targets, 0, 0);
     spdlog::info("caad: SIGHUP: configuration reloaded from {}", *config_path);
     notify_ready("configuration reloaded");
+    start_ready();
     maybe_fetch();
   }
 
@@ -467,6 +497,9 @@ struct Daemon::Impl {
     stopping = true;
     stop_started_ms = uv_now(&loop);
     spdlog::info("caad: {}: stopping; {} checks in flight", why, active);
+    // Not started: they stay due in the database, as they were.
+    for (const auto& d : ready) busy.erase(d.domain.id);
+    ready.clear();
     notify_stopping();
     for (uv_timer_t* t : {&tick, &wake, &status_timer, &targets_timer}) uv_timer_stop(t);
     uv_timer_start(&stop_timer, &Impl::on_stop_timer, 100, 100);

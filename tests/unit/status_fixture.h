@@ -169,10 +169,9 @@ class Fixture {
     events::Transition t = events::apply(found->state, result, renewal, now, m_schedule);
     t.state.next_check_at =
         schedule::next_check(now, renewal, t.state.consecutive_failures, m_schedule, 0x5eed);
-    const bool result_changed = !events::same_result(found->state, t.state);
     std::vector<store::CheckWrite> writes{
         store::CheckWrite{found->domain.id, found->domain.spec.request.text(), std::move(t.state),
-                          std::move(t.events), found->domain.updated_at, result_changed}};
+                          std::move(t.events), found->domain.updated_at, t.result_changed}};
     auto r = m_store->write_checks(writes, routes());
     if (!r) FAIL_CHECK(r.error().message);
     REQUIRE(r.has_value());

@@ -8,9 +8,10 @@
 // domains with a cursor, so that they do not read the busy ones again; the
 // walk starts over from the front when it runs out of due domains, when a
 // write fails and every few seconds, which is how domains that fall due
-// behind the cursor (new and changed domains, failed writes) are found. After kill -9, results
-// not yet written are simply lost; those domains are still due with their old
-// state, so the restart checks them again and derives the same events once.
+// behind the cursor (new and changed domains, failed writes) are found.
+// After kill -9, results not yet written are simply lost; those domains are
+// still due with their old state, so the restart checks them again and
+// derives the same events once.
 #include "daemon/run/daemon.h"
 
 #include <spdlog/spdlog.h>

@@ -115,7 +115,7 @@ nlohmann::json to_json(const CheckResult& r) {
 std::uint64_t result_digest(const CheckResult& r) {
   const lookup::LookupResult& l = r.lookup;
   DigestInput in;
-  in.add(std::string_view(l.request.name.text())).add(std::uint64_t{l.request.wildcard});
+  in.add(l.request.name).add(std::uint64_t{l.request.wildcard});
   in.add(code(r.verdict)).add(code(r.exposure)).add(r.reason);
   in.add_optional(l.found_at).add_optional(l.relevant_owner).add_optional(l.nxdomain_tld);
   in.add(l.records.size());

@@ -176,22 +176,6 @@ store::DomainState next_state(const store::DomainState& previous, const check::C
   return s;
 }
 
-// The stored JSON of a result, built at most once and only when asked for:
-// most checks find what the last one did, store nothing new and raise no
-// event, and building the JSON is most of what they would otherwise cost.
-class StoredJson {
- public:
-  explicit StoredJson(const check::CheckResult& r) : m_result(r) {}
-  const nlohmann::json& get() {
-    if (!m_json) m_json = stored_json(m_result);
-    return *m_json;
-  }
-
- private:
-  const check::CheckResult& m_result;
-  std::optional<nlohmann::json> m_json;
-};
-
 store::Event make_event(std::string kind, store::Severity severity, const check::CheckResult& r,
                         UnixSeconds now, nlohmann::json data) {
   return store::Event{std::move(kind), severity, r.lookup.request.text(), now, std::move(data)};
@@ -216,19 +200,25 @@ bool same_result(const store::DomainState& previous, const store::DomainState& n
 Transition apply(const store::DomainState& previous, const check::CheckResult& result,
                  std::optional<UnixSeconds> renewal, UnixSeconds now,
                  const config::ScheduleConfig& s) {
-  StoredJson full(result);
-  Transition t{next_state(previous, result, now), {}, true};
-  t.result_changed = !same_result(previous, t.state);
-  if (t.result_changed) t.state.result_json = full.get().dump();
-  const std::string& before = previous.verdict;
-  const std::string& after = t.state.verdict;
-
-  // Built lazily: most checks change nothing and raise no event.
+  // Both built lazily, at most once: most checks find what the last one
+  // did, store nothing new and raise no event, and building the JSON is
+  // most of what they would otherwise cost.
+  std::optional<nlohmann::json> full;
+  auto stored = [&]() -> const nlohmann::json& {
+    if (!full) full = stored_json(result);
+    return *full;
+  };
   std::optional<nlohmann::json> data;
   auto event_data = [&]() -> const nlohmann::json& {
-    if (!data) data = domain_data(result, full.get(), before, renewal, now);
+    if (!data) data = domain_data(result, stored(), previous.verdict, renewal, now);
     return *data;
   };
+
+  Transition t{next_state(previous, result, now), {}};
+  t.result_changed = !same_result(previous, t.state);
+  if (t.result_changed) t.state.result_json = stored().dump();
+  const std::string& before = previous.verdict;
+  const std::string& after = t.state.verdict;
 
   if (after == k_permitted) {
     if (is_problem(before)) {
@@ -261,7 +251,7 @@ Transition apply(const store::DomainState& previous, const check::CheckResult& r
 Transition apply_target(const store::DomainState& previous, const check::CheckResult& result,
                         std::size_t pinned_domains, UnixSeconds now) {
   const nlohmann::json full = stored_json(result);
-  Transition t{next_state(previous, result, now), {}, true};
+  Transition t{next_state(previous, result, now), {}};
   // A target's row is always written whole: there are a handful of them.
   t.result_changed = !same_result(previous, t.state);
   t.state.result_json = full.dump();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/unit/status_fixture.h"
+#include "tests/unit/status_scenario.h"
 
 using namespace caad;
 using namespace caad::status::testing;
@@ -238,7 +239,7 @@ TEST_CASE("--check: the status line, performance data and exit status") {
 
   SUBCASE("UNKNOWN when the database cannot be read") {
     s.f.close();
-    raw_exec(s.f.path(), "PRAGMA user_version = 999");
+    RawDb(s.f.path()).exec("PRAGMA user_version = 999");
     Run u = s({"--check"});
     CHECK(u.status == 3);
     CHECK(u.out.starts_with("CAAD UNKNOWN - " + s.f.path() + " was written by a newer caad"));
@@ -262,7 +263,7 @@ TEST_CASE("a missing, foreign or newer database: one sentence on stderr and a sy
 
   Fixture f;
   f.close();
-  raw_exec(f.path(), "PRAGMA user_version = 999");
+  RawDb(f.path()).exec("PRAGMA user_version = 999");
   Run newer = run(dir, {"--db", f.path()});
   CHECK(newer.status == 74);
   CHECK(newer.err == "caad-status: " + f.path() +

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -27,6 +26,7 @@
 #include "lib/lookup/result.h"
 #include "lib/schedule/schedule.h"
 #include "lib/store/store.h"
+#include "tests/support/raw_db.h"
 #include "tests/support/temp_dir.h"
 
 namespace caad::status::testing {
@@ -36,34 +36,8 @@ class TempDir : public caad::testing::TempDir {
   TempDir() : caad::testing::TempDir("caad-status") {}
 };
 
-// The first column of the first row of `sql`, an integer.
-inline std::int64_t raw_count(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
-  INFO(sql << ": " << sqlite3_errmsg(db));
-  std::int64_t out = -1;
-  if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) out = sqlite3_column_int64(stmt, 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  REQUIRE(rc == SQLITE_OK);
-  return out;
-}
-
-// Runs SQL on a plain connection: what the store has no method for.
-inline void raw_exec(const std::string& path, const std::string& sql) {
-  sqlite3* raw = nullptr;
-  REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
-  std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)> db(raw, &sqlite3_close_v2);
-  sqlite3_busy_timeout(raw, 5000);
-  char* message = nullptr;
-  int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &message);
-  std::string text = message != nullptr ? message : "";
-  sqlite3_free(message);
-  INFO(sql << ": " << text);
-  REQUIRE(rc == SQLITE_OK);
-}
+// A plain connection, for what the store has no method for.
+using RawDb = caad::testing::RawDb;
 
 inline dns::Name name(std::string_view text) {
   auto n = dns::Name::parse(text);
@@ -203,7 +177,7 @@ class Fixture {
     std::string sql = "UPDATE outbox SET state = '" + std::string(state) + "', attempts = 3";
     if (state == "delivered") sql += ", delivered_at = " + std::to_string(at);
     if (state == "dead") sql += ", last_error = 'HTTP 500 from hooks.example'";
-    raw_exec(m_path, sql + " WHERE id = " + std::to_string(id));
+    RawDb(m_path).exec(sql + " WHERE id = " + std::to_string(id));
   }
 
   // Closes the writer (a daemon that stopped).
@@ -231,54 +205,5 @@ class Fixture {
   std::unique_ptr<store::Store> m_store;
   config::ScheduleConfig m_schedule;
 };
-
-}  // namespace caad::status::testing
-
-namespace caad::status::testing {
-
-inline constexpr std::int64_t k_hour = 3600;
-inline constexpr std::int64_t k_days = 86400;
-
-// The scenario most tests read, as of `now`:
-//   shop.customer.test    renew_at now+2d1h; permitted 2 days ago, denied
-//                         3 hours ago (digicert only at customer.test):
-//                         regression + renewal_at_risk
-//   api.customer.test     not_after now+40d (renewal now+10d by the default
-//                         schedule); lookup failed 1 hour ago:
-//                         lookup_failure + renewal_at_risk
-//   *.customer.test       renew_at now+60d; denied 2 days ago: regression
-//   ok.customer.test      renew_at now+5d; permitted 30 minutes ago
-//   pinned.customer.test  no renewal date; pinned to t.provider.test, which
-//                         allows letsencrypt; ca = [letsencrypt]
-//   new.customer.test     never checked; ca = [digicert]
-//   off.customer.test     disabled
-//   t.provider.test       provider target, permitted 1 minute ago
-//   daemon heartbeat 10 s ago. Outbox: 5 rows (route "ops"); the first
-//   (*.customer.test's regression) delivered, the second (shop's
-//   regression) dead, 3 pending.
-inline void build_scenario(Fixture& f, UnixSeconds now) {
-  f.add("shop.customer.test", now - 3 * k_days, now + 2 * k_days + k_hour);
-  f.add("api.customer.test", now - 3 * k_days, std::nullopt, now + 40 * k_days);
-  f.add("*.customer.test", now - 3 * k_days, now + 60 * k_days);
-  f.add("ok.customer.test", now - 3 * k_days, now + 5 * k_days);
-  f.add("pinned.customer.test", now - 3 * k_days, std::nullopt, std::nullopt, {"letsencrypt"});
-  f.add("new.customer.test", now - 3 * k_days, std::nullopt, std::nullopt, {"digicert"});
-  f.add("off.customer.test", now - 3 * k_days, std::nullopt, std::nullopt, {}, false);
-
-  f.check("*.customer.test", Lookups::exposed("*.customer.test", {k_allows_digicert}),
-          now - 2 * k_days);
-  f.check("shop.customer.test", Lookups::exposed("shop.customer.test", {}), now - 2 * k_days);
-  f.check("shop.customer.test", Lookups::exposed("shop.customer.test", {k_allows_digicert}),
-          now - 3 * k_hour);
-  f.check("api.customer.test", Lookups::failed("api.customer.test"), now - k_hour);
-  f.check("ok.customer.test", Lookups::exposed("ok.customer.test", {}), now - 1800);
-  f.check("pinned.customer.test", Lookups::pinned("pinned.customer.test", {k_allows_letsencrypt}),
-          now - 1200);
-  f.check_target(k_target, Lookups::own(k_target, {k_allows_letsencrypt, k_allows_digicert}),
-                 now - 60);
-  f.heartbeat(now - 10);
-  f.set_outbox_state(1, "delivered", now - 2 * k_days + 5);
-  f.set_outbox_state(2, "dead", now - 3 * k_hour);
-}
 
 }  // namespace caad::status::testing

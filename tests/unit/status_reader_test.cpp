@@ -12,6 +12,7 @@
 #include "lib/status/reader.h"
 #include "lib/store/store.h"
 #include "tests/unit/status_fixture.h"
+#include "tests/unit/status_scenario.h"
 
 using namespace caad;
 using namespace caad::status;
@@ -420,7 +421,7 @@ TEST_CASE("open errors: one sentence naming the file, and the kind that picks th
   SUBCASE("written by a newer caad") {
     Fixture f;
     f.close();
-    raw_exec(f.path(), "PRAGMA user_version = 999");
+    RawDb(f.path()).exec("PRAGMA user_version = 999");
     auto r = Reader::open(f.path());
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().kind == OpenError::Kind::unreadable);
@@ -488,8 +489,8 @@ TEST_CASE("show: a check that said nothing new keeps a short history row, with t
   f.check("same.customer.test", Lookups::exposed("same.customer.test", {}), k_now - k_hour);
   f.check("same.customer.test", Lookups::exposed("same.customer.test", {k_allows_letsencrypt}), k_now - 60);
   // Only the first check and the change carry the full result.
-  CHECK(raw_count(f.path(), "SELECT count(*) FROM check_history WHERE subject = 'same.customer.test'") == 4);
-  CHECK(raw_count(f.path(), "SELECT count(*) FROM check_history WHERE subject = 'same.customer.test' "
+  CHECK(RawDb(f.path()).integer("SELECT count(*) FROM check_history WHERE subject = 'same.customer.test'") == 4);
+  CHECK(RawDb(f.path()).integer("SELECT count(*) FROM check_history WHERE subject = 'same.customer.test' "
                             "AND result_json <> ''") == 2);
 
   auto reader = open_reader(f.path());

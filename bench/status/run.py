@@ -13,8 +13,9 @@ on it:
 How the database is made. The domains go in through `caad domain import`
 (the store's own upsert, one transaction, schema and migrations by the real
 code). The state of each domain is what the daemon writes after a sweep: a
-domain_state row per domain with result_json in check::to_json's format,
-one check_history row per domain, and for each denied or failing domain a
+domain_state row per domain with result_json in check::to_json's format
+and a run of one check (a first sweep ends no run, so check_history stays
+empty; schema/0005_history_runs.sql), and for each denied or failing domain a
 regression or lookup_failure event with its outbox row. Those rows are
 written with SQL from templates that are verbatim result_json values the
 daemon's code produced (tests/unit/status_fixture.h's scenario), with the
@@ -162,17 +163,15 @@ def build(db: str, n: int, caad: str, now: int, work: str) -> None:
           last_checked_at = :now - domain_id % 86400,
           changed_at = :now - 7 * 86400 + domain_id % (7 * 86400),
           next_check_at = :now + 3600 + domain_id % 86400,
-          consecutive_failures = CASE WHEN domain_id % 100 = 2 THEN 1 ELSE 0 END
+          consecutive_failures = CASE WHEN domain_id % 100 = 2 THEN 1 ELSE 0 END,
+          run_started_at = :now - domain_id % 86400,
+          run_checks = 1
         WHERE domain_id % 100 NOT IN (3, 4)
         """,
         {"denied": DENIED, "failed": FAILED, "pinned": PINNED, "permitted": PERMITTED, "now": now},
     )
     con.execute("UPDATE domain_state SET reason = json_extract(result_json, '$.reason') "
                 "WHERE result_json <> ''")
-    con.execute(
-        "INSERT INTO check_history (subject, checked_at, verdict, exposure, failure_kind, result_json) "
-        "SELECT d.name, s.last_checked_at, s.verdict, s.exposure, s.failure_kind, s.result_json "
-        "FROM domain_state AS s JOIN domains AS d ON d.id = s.domain_id WHERE s.verdict <> ''")
     con.execute(
         "INSERT INTO events (subject, kind, severity, at, data_json) "
         "SELECT d.name, CASE s.verdict WHEN 'denied' THEN 'regression' ELSE 'lookup_failure' END, "
@@ -193,7 +192,7 @@ def build(db: str, n: int, caad: str, now: int, work: str) -> None:
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     size = os.path.getsize(db)
-    print(f"state, history, events, outbox rows (SQL): {time.perf_counter() - t0:.1f} s; "
+    print(f"state, events, outbox rows (SQL): {time.perf_counter() - t0:.1f} s; "
           f"database {size / 1e9:.2f} GB", flush=True)
 
 

@@ -217,6 +217,16 @@ Transition apply(const store::DomainState& previous, const check::CheckResult& r
   Transition t{next_state(previous, result, now), {}};
   t.result_changed = !same_result(previous, t.state);
   if (t.result_changed) t.state.result_json = stored().dump();
+  // The run of equal results (schema/0005_history_runs.sql): a changed
+  // result starts one, an equal one joins the stored run, or starts one when
+  // none is recorded yet.
+  if (!t.result_changed && previous.run_checks > 0) {
+    t.state.run_started_at = previous.run_started_at;
+    t.state.run_checks = previous.run_checks + 1;
+  } else {
+    t.state.run_started_at = now;
+    t.state.run_checks = 1;
+  }
   const std::string& before = previous.verdict;
   const std::string& after = t.state.verdict;
 

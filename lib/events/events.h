@@ -45,7 +45,9 @@ struct Transition {
 // within the window (a new renewal date), so that the next approach to a
 // renewal is announced again.
 // consecutive_failures counts lookup_failed checks in a row (0 otherwise);
-// changed_at moves only when the verdict changes.
+// changed_at moves only when the verdict changes. run_started_at and
+// run_checks describe the run of checks with this same result: a result
+// that differs from the previous one starts a run of one check at `now`.
 // Event data carries what an alert needs: "domain", "wildcard", "verdict",
 // "previous_verdict" (null: never checked), "exposure", "cas" ([{"ca",
 // "issuer", "verdict", "reason", "deciding_record" (presentation text or

@@ -117,9 +117,12 @@ struct CheckDetail {
   std::optional<FailureInfo> failure;
 };
 
-// One row of check_history.
+// A run of checks that found the same result: the one going on
+// (domain_state) or a finished one (check_history).
 struct HistoryRow {
-  UnixSeconds checked_at = 0;
+  UnixSeconds first_checked_at = 0;
+  UnixSeconds checked_at = 0;  // the run's last check
+  std::int64_t checks = 1;
   std::string verdict, exposure;
   std::optional<std::string> failure_kind;
   std::string reason;

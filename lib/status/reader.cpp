@@ -193,15 +193,26 @@ constexpr const char k_sql_targets[] =
 constexpr const char k_sql_outbox_count[] = "SELECT count(*) FROM outbox WHERE state = ?1";
 constexpr const char k_sql_daemon[] =
     "SELECT pid, heartbeat_at, status_line, last_sweep_at FROM daemon WHERE id = 1";
-// A row without result_json said what the newest earlier row with one said
+// A subject's history, newest first: the run going on, kept in domain_state
+// (schema/0005_history_runs.sql), then the finished runs in check_history.
+// Rows from before runs are single checks (first_checked_at NULL), and one
+// without result_json said what the newest earlier row with one said
 // (CheckWrite::result_changed): the reason comes from there.
 constexpr const char k_sql_history[] =
-    "SELECT h.checked_at, h.verdict, h.exposure, h.failure_kind, "
+    "SELECT first_checked_at, checked_at, checks, verdict, exposure, failure_kind, reason FROM ("
+    "SELECT s.run_started_at AS first_checked_at, s.last_checked_at AS checked_at, "
+    "s.run_checks AS checks, s.verdict, s.exposure, s.failure_kind, s.reason, 1 AS current, "
+    "0 AS id FROM domains AS d JOIN domain_state AS s ON s.domain_id = d.id "
+    "WHERE d.name = ?3 AND d.wildcard = ?4 AND s.run_checks > 0 "
+    "UNION ALL "
+    "SELECT coalesce(h.first_checked_at, h.checked_at), h.checked_at, h.checks, h.verdict, "
+    "h.exposure, h.failure_kind, "
     "CASE WHEN h.result_json <> '' THEN json_extract(h.result_json, '$.reason') ELSE "
     "(SELECT json_extract(p.result_json, '$.reason') FROM check_history AS p "
     "WHERE p.subject = h.subject AND p.result_json <> '' AND (p.checked_at, p.id) < (h.checked_at, h.id) "
-    "ORDER BY p.checked_at DESC, p.id DESC LIMIT 1) END "
-    "FROM check_history AS h WHERE h.subject = ?1 ORDER BY h.checked_at DESC, h.id DESC LIMIT ?2";
+    "ORDER BY p.checked_at DESC, p.id DESC LIMIT 1) END, 0, h.id "
+    "FROM check_history AS h WHERE h.subject = ?1) "
+    "ORDER BY checked_at DESC, current DESC, id DESC LIMIT ?2";
 constexpr const char k_sql_newest_result[] =
     "SELECT result_json FROM check_history WHERE subject = ?1 AND result_json <> '' "
     "ORDER BY checked_at DESC, id DESC LIMIT 1";
@@ -704,10 +715,11 @@ Result<std::optional<DomainDetail>> Reader::show(const std::string& subject,
   {
     auto q = m.prepare(k_sql_history);
     if (!q) return propagate(q.error());
-    q->bind_text(subject).bind_int(sql_limit(limit));
+    q->bind_text(subject).bind_int(sql_limit(limit)).bind_text(name).bind_int(wildcard ? 1 : 0);
     auto r = m.each(*q, [&](const Statement& row) {
-      detail.history.push_back(HistoryRow{row.int_at(0), row.text_at(1), row.text_at(2),
-                                          row.opt_text_at(3), row.text_at(4)});
+      detail.history.push_back(HistoryRow{row.int_at(0), row.int_at(1), row.int_at(2),
+                                          row.text_at(3), row.text_at(4), row.opt_text_at(5),
+                                          row.text_at(6)});
     });
     if (!r) return propagate(r.error());
   }

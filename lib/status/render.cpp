@@ -420,7 +420,9 @@ nlohmann::json outbox_json(const OutboxRow& o) {
 nlohmann::json detail_json(const DomainDetail& d, UnixSeconds now) {
   nlohmann::json history = nlohmann::json::array();
   for (const HistoryRow& h : d.history) {
-    history.push_back({{"checked_at", time_json(h.checked_at)},
+    history.push_back({{"first_checked_at", time_json(h.first_checked_at)},
+                       {"checked_at", time_json(h.checked_at)},
+                       {"checks", h.checks},
                        {"verdict", h.verdict},
                        {"exposure", h.exposure},
                        {"failure_kind", text_json(h.failure_kind)},
@@ -665,13 +667,17 @@ void render_detail(std::ostream& out, const DomainDetail& d, const RenderOptions
     field(out, "records", "not checked yet");
   }
 
-  out << "\nLast checks\n";
+  out << "\nHistory (runs of checks that found the same result)\n";
   if (d.history.empty()) {
     out << "none recorded\n";
   } else {
-    Table history({"CHECKED", "VERDICT", "EXPOSURE", "FAILURE", "REASON"});
+    Table history({"FIRST", "LAST", "CHECKS", "VERDICT", "EXPOSURE", "FAILURE", "REASON"},
+                  {Align::left, Align::left, Align::right, Align::left, Align::left, Align::left,
+                   Align::left});
     for (const HistoryRow& h : d.history) {
-      history.add({{format_when(h.checked_at, o.now)},
+      history.add({{format_when(h.first_checked_at, o.now)},
+                   {format_when(h.checked_at, o.now)},
+                   {std::to_string(h.checks)},
                    verdict_cell(h.verdict),
                    {h.exposure},
                    {h.failure_kind.value_or("-")},

@@ -281,6 +281,14 @@ constexpr const char k_sql_reschedule[] =
     "ON CONFLICT (domain_id) DO UPDATE SET next_check_at = 0, "
     "at_risk_reported = CASE WHEN ?2 THEN 0 ELSE at_risk_reported END";
 constexpr const char k_sql_remove[] = "DELETE FROM domains WHERE name = ?1 AND wildcard = ?2";
+// Before a remove: the domain's run of checks (domain_state, which the
+// remove deletes) becomes a history row, so that the history stays whole.
+constexpr const char k_sql_keep_run[] =
+    "INSERT INTO check_history (subject, first_checked_at, checked_at, checks, verdict, exposure, "
+    "failure_kind, result_json) "
+    "SELECT ?3, s.run_started_at, s.last_checked_at, s.run_checks, s.verdict, s.exposure, "
+    "s.failure_kind, s.result_json FROM domains AS d JOIN domain_state AS s ON s.domain_id = d.id "
+    "WHERE d.name = ?1 AND d.wildcard = ?2 AND s.run_checks > 0";
 
 // Domain columns, in the order read_domain() reads them.
 constexpr const char k_sql_list[] =
@@ -301,7 +309,7 @@ constexpr const char k_sql_due[] =
     "d.updated_at, s.verdict, s.exposure, s.relevant_owner, s.failure_kind, s.reason, "
     "'' AS result_json, "
     "s.last_checked_at, s.changed_at, s.next_check_at, s.consecutive_failures, s.at_risk_reported, "
-    "s.result_digest "
+    "s.result_digest, s.run_started_at, s.run_checks "
     "FROM domain_state AS s CROSS JOIN domains AS d ON d.id = s.domain_id "
     "WHERE s.next_check_at <= ?1 AND (s.next_check_at, s.domain_id) > (?3, ?4) AND d.enabled = 1 "
     "ORDER BY s.next_check_at, s.domain_id LIMIT ?2";
@@ -311,24 +319,24 @@ constexpr const char k_sql_next_due[] =
     "SELECT s.next_check_at FROM domain_state AS s CROSS JOIN domains AS d ON d.id = s.domain_id "
     "WHERE d.enabled = 1 ORDER BY s.next_check_at, s.domain_id LIMIT 1";
 
-// State columns, in the order bind_state() and read_state() use them. The
-// EXISTS skips a domain removed while its check ran.
+// State columns, in the order bind_state() and read_state() use them, then
+// the run. Every domain has its state row from the moment it is added
+// (k_sql_insert_new_state), so a domain removed while its check ran is the
+// only one without a row to update, and its result is dropped with it.
 constexpr const char k_sql_write_state[] =
-    "INSERT INTO domain_state (domain_id, verdict, exposure, relevant_owner, failure_kind, reason, "
-    "result_json, last_checked_at, changed_at, next_check_at, consecutive_failures, "
-    "at_risk_reported, result_digest) "
-    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 "
-    "WHERE EXISTS (SELECT 1 FROM domains WHERE id = ?1) "
-    "ON CONFLICT (domain_id) DO UPDATE SET "
-    "verdict = excluded.verdict, exposure = excluded.exposure, "
-    "relevant_owner = excluded.relevant_owner, failure_kind = excluded.failure_kind, "
-    "reason = excluded.reason, result_json = excluded.result_json, "
-    "last_checked_at = excluded.last_checked_at, changed_at = excluded.changed_at, "
-    "next_check_at = CASE WHEN ?14 > 0 AND "
-    "(SELECT updated_at FROM domains WHERE id = excluded.domain_id) > ?14 "
-    "THEN 0 ELSE excluded.next_check_at END, "
-    "consecutive_failures = excluded.consecutive_failures, "
-    "at_risk_reported = excluded.at_risk_reported, result_digest = excluded.result_digest";
+    "UPDATE domain_state SET verdict = ?2, exposure = ?3, relevant_owner = ?4, failure_kind = ?5, "
+    "reason = ?6, result_json = ?7, last_checked_at = ?8, changed_at = ?9, "
+    "next_check_at = CASE WHEN ?14 > 0 AND (SELECT updated_at FROM domains WHERE id = ?1) > ?14 "
+    "THEN 0 ELSE ?10 END, "
+    "consecutive_failures = ?11, at_risk_reported = ?12, result_digest = ?13, "
+    "run_started_at = ?15, run_checks = ?16 WHERE domain_id = ?1";
+// Before k_sql_write_state, for a result that differs from the stored one:
+// the finished run, still in domain_state, becomes a history row.
+constexpr const char k_sql_close_run[] =
+    "INSERT INTO check_history (subject, first_checked_at, checked_at, checks, verdict, exposure, "
+    "failure_kind, result_json) "
+    "SELECT ?2, run_started_at, last_checked_at, run_checks, verdict, exposure, failure_kind, "
+    "result_json FROM domain_state WHERE domain_id = ?1 AND run_checks > 0";
 // The same for a check that found what the state already says
 // (CheckWrite::result_changed false): only times and counters change, so
 // neither the result nor the CHECKs on it are written again. A domain
@@ -337,7 +345,8 @@ constexpr const char k_sql_touch_state[] =
     "UPDATE domain_state SET last_checked_at = ?2, changed_at = ?3, "
     "next_check_at = CASE WHEN ?7 > 0 AND (SELECT updated_at FROM domains WHERE id = ?1) > ?7 "
     "THEN 0 ELSE ?4 END, "
-    "consecutive_failures = ?5, at_risk_reported = ?6 WHERE domain_id = ?1";
+    "consecutive_failures = ?5, at_risk_reported = ?6, run_started_at = ?8, run_checks = ?9 "
+    "WHERE domain_id = ?1";
 constexpr const char k_sql_write_target[] =
     "INSERT INTO provider_targets (name, verdict, exposure, relevant_owner, failure_kind, reason, "
     "result_json, last_checked_at, changed_at, next_check_at, consecutive_failures, "
@@ -358,9 +367,6 @@ constexpr const char k_sql_target_state[] =
 constexpr const char k_sql_count_pinned[] =
     "SELECT count(*) FROM domain_state WHERE exposure = 'pinned' AND relevant_owner = ?1";
 
-constexpr const char k_sql_insert_history[] =
-    "INSERT INTO check_history (subject, checked_at, verdict, exposure, failure_kind, result_json) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 constexpr const char k_sql_insert_event[] =
     "INSERT INTO events (subject, kind, severity, at, data_json) VALUES (?1, ?2, ?3, ?4, ?5)";
 // Two routes naming one endpoint still give it one delivery.
@@ -841,13 +847,24 @@ Result<UpsertReport> Store::upsert(std::span<const DomainSpec> specs, UnixSecond
 }
 
 Result<bool> Store::remove(const dns::DomainRequest& request) {
+  const std::string doing = "remove " + request.text() + " from";
   if (auto r = m_impl->writable("remove " + request.text()); !r) return propagate(r.error());
   Database& db = m_impl->db;
+  auto tx = Transaction::begin(db, Transaction::Kind::write);
+  if (!tx) return m_impl->error(doing, tx.error());
+  {
+    auto q = db.query(k_sql_keep_run);
+    if (!q) return m_impl->error(doing, q.error());
+    q->bind_text(request.name.text()).bind_bool(request.wildcard).bind_text(request.text());
+    if (auto r = q->run(); !r) return m_impl->error(doing, r.error());
+  }
   auto q = db.query(k_sql_remove);
-  if (!q) return m_impl->error("remove " + request.text() + " from", q.error());
+  if (!q) return m_impl->error(doing, q.error());
   q->bind_text(request.name.text()).bind_bool(request.wildcard);
-  if (auto r = q->run(); !r) return m_impl->error("remove " + request.text() + " from", r.error());
-  return sqlite3_changes64(db.handle()) > 0;
+  if (auto r = q->run(); !r) return m_impl->error(doing, r.error());
+  const bool removed = sqlite3_changes64(db.handle()) > 0;
+  if (auto r = tx->commit(); !r) return m_impl->error(doing, r.error());
+  return removed;
 }
 
 Result<std::vector<Domain>> Store::list(std::size_t limit, std::size_t offset) const {
@@ -897,7 +914,10 @@ Result<std::vector<DueDomain>> Store::due(UnixSeconds now, std::size_t limit,
     if (!*row) break;
     auto d = read_domain(*q, 0);
     if (!d) return m_impl->error("read the due domains from", d.error());
-    out.push_back(DueDomain{std::move(*d), read_state(*q, 9)});
+    DueDomain due{std::move(*d), read_state(*q, 9)};
+    due.state.run_started_at = q->int_at(21);
+    due.state.run_checks = q->int_at(22);
+    out.push_back(std::move(due));
   }
   return out;
 }
@@ -924,11 +944,17 @@ Status Store::write_checks(std::span<const CheckWrite> checks,
   };
   for (const CheckWrite& c : checks) {
     if (c.result_changed) {
+      {
+        auto q = db.query(k_sql_close_run);
+        if (!q) return failed(c.subject, q.error());
+        q->bind_int(c.domain_id).bind_text(c.subject);
+        if (auto r = q->run(); !r) return failed(c.subject, r.error());
+      }
       auto q = db.query(k_sql_write_state);
       if (!q) return failed(c.subject, q.error());
       q->bind_int(c.domain_id);
       bind_state(*q, c.state);
-      q->bind_int(c.seen_updated_at);
+      q->bind_int(c.seen_updated_at).bind_int(c.state.run_started_at).bind_int(c.state.run_checks);
       if (auto r = q->run(); !r) return failed(c.subject, r.error());
     } else {
       auto q = db.query(k_sql_touch_state);
@@ -939,18 +965,9 @@ Status Store::write_checks(std::span<const CheckWrite> checks,
           .bind_int(c.state.next_check_at)
           .bind_int(c.state.consecutive_failures)
           .bind_bool(c.state.at_risk_reported)
-          .bind_int(c.seen_updated_at);
-      if (auto r = q->run(); !r) return failed(c.subject, r.error());
-    }
-    {
-      auto q = db.query(k_sql_insert_history);
-      if (!q) return failed(c.subject, q.error());
-      q->bind_text(c.subject)
-          .bind_int(c.state.last_checked_at)
-          .bind_text(c.state.verdict)
-          .bind_text(c.state.exposure)
-          .bind_opt_text(c.state.failure_kind)
-          .bind_text(c.result_changed ? c.state.result_json : std::string());
+          .bind_int(c.seen_updated_at)
+          .bind_int(c.state.run_started_at)
+          .bind_int(c.state.run_checks);
       if (auto r = q->run(); !r) return failed(c.subject, r.error());
     }
     if (auto r = insert_events(db, c.events, c.subject, routes); !r)

@@ -55,10 +55,11 @@ struct CheckWrite {
   UnixSeconds seen_updated_at = 0;
   // False when the check found what the stored state already says
   // (events::same_result). Then only the times and counters of the state
-  // are written, and the history row keeps verdict, exposure and failure
-  // kind but leaves result_json empty, so that a million daily checks
-  // neither rewrite nor store a million copies of the same result; the
-  // newest earlier row with a result_json has the details.
+  // are written, the run in domain_state grows by one check, and no
+  // history is written, so that a million daily checks neither rewrite nor
+  // store a million copies of the same result. True: the finished run,
+  // with its result, moves from domain_state to a check_history row, and
+  // the new result starts a run.
   bool result_changed = true;
 };
 
@@ -116,8 +117,8 @@ class Store {
   Result<std::optional<UnixSeconds>> next_due() const;
 
   // Writes a batch of checks in one transaction: each domain's state, a
-  // history row per check, its events, and an outbox row per event and
-  // matching route. All or nothing.
+  // history row for each run of equal results that a check ended, its
+  // events, and an outbox row per event and matching route. All or nothing.
   Status write_checks(std::span<const CheckWrite> checks, std::span<const OutboxRoute> routes);
 
   // Provider targets' own state, checked every sweep.

@@ -46,6 +46,11 @@ struct DomainState {
   UnixSeconds next_check_at = 0;    // 0: at once
   int consecutive_failures = 0;
   bool at_risk_reported = false;    // a renewal_at_risk event was raised for this episode
+  // The run of checks that found this result (schema/0005_history_runs.sql):
+  // its first check and how many checks it holds; 0 checks: none recorded
+  // here yet. Kept for customer domains only, not for provider targets.
+  UnixSeconds run_started_at = 0;
+  std::int64_t run_checks = 0;
 };
 
 enum class Severity { info, warning, critical };

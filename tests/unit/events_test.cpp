@@ -241,6 +241,33 @@ TEST_CASE("an unchanged result is not stored again, and its events still carry e
   CHECK(nlohmann::json::parse(changed.state.result_json)["exposure"] == "pinned");
 }
 
+TEST_CASE("the run of equal results: a change starts one, an equal result joins it") {
+  const auto first = events::apply(state("permitted"), denied(), std::nullopt, k_now, k_schedule);
+  CHECK(first.state.run_started_at == k_now);
+  CHECK(first.state.run_checks == 1);
+
+  const auto second = events::apply(first.state, denied(), std::nullopt, k_now + 3600, k_schedule);
+  CHECK(second.state.run_started_at == k_now);
+  CHECK(second.state.run_checks == 2);
+  const auto third = events::apply(second.state, denied(), std::nullopt, k_now + 7200, k_schedule);
+  CHECK(third.state.run_started_at == k_now);
+  CHECK(third.state.run_checks == 3);
+
+  const auto other = events::apply(third.state, permitted(), std::nullopt, k_now + 9000, k_schedule);
+  CHECK(other.state.run_started_at == k_now + 9000);
+  CHECK(other.state.run_checks == 1);
+
+  // A state migrated from before runs (run_checks 0: its checks are all in
+  // the history already): an equal result starts a run at this check.
+  store::DomainState migrated = third.state;
+  migrated.run_started_at = 0;
+  migrated.run_checks = 0;
+  const auto after = events::apply(migrated, denied(), std::nullopt, k_now + 9000, k_schedule);
+  CHECK_FALSE(after.result_changed);
+  CHECK(after.state.run_started_at == k_now + 9000);
+  CHECK(after.state.run_checks == 1);
+}
+
 TEST_CASE("renewal at risk is raised once per episode") {
   const std::optional<UnixSeconds> soon = k_now + 10 * k_day;  // within the 14-day window
 

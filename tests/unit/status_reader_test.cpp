@@ -481,29 +481,84 @@ TEST_CASE("disabled domains are not counted, even once checked, and the counts m
   }
 }
 
-TEST_CASE("show: a check that said nothing new keeps a short history row, with the reason of the last full one") {
+TEST_CASE("show: checks that found the same result are one run, and the run going on comes first") {
   Fixture f;
   f.add("same.customer.test", k_now - 3 * k_days, k_now + 30 * k_days);
   f.check("same.customer.test", Lookups::exposed("same.customer.test", {}), k_now - 2 * k_days);
   f.check("same.customer.test", Lookups::exposed("same.customer.test", {}), k_now - k_days);
   f.check("same.customer.test", Lookups::exposed("same.customer.test", {}), k_now - k_hour);
   f.check("same.customer.test", Lookups::exposed("same.customer.test", {k_allows_letsencrypt}), k_now - 60);
-  // Only the first check and the change carry the full result.
-  CHECK(RawDb(f.path()).integer("SELECT count(*) FROM check_history WHERE subject = 'same.customer.test'") == 4);
-  CHECK(RawDb(f.path()).integer("SELECT count(*) FROM check_history WHERE subject = 'same.customer.test' "
-                            "AND result_json <> ''") == 2);
+  f.check("same.customer.test", Lookups::exposed("same.customer.test", {k_allows_letsencrypt}), k_now - 30);
+  // Five checks, two results: the first run ended and is the only
+  // history row; the second goes on in domain_state.
+  RawDb raw(f.path());
+  CHECK(raw.integer("SELECT count(*) FROM check_history WHERE subject = 'same.customer.test'") == 1);
+  CHECK(raw.integer("SELECT checks FROM check_history WHERE subject = 'same.customer.test'") == 3);
 
   auto reader = open_reader(f.path());
   auto shown = reader->show("same.customer.test", k_defaults, 10);
   REQUIRE(shown.has_value());
   REQUIRE(shown->has_value());
   const DomainDetail& d = **shown;
-  REQUIRE(d.history.size() == 4);  // newest first
-  CHECK(d.history[0].checked_at == k_now - 60);
-  CHECK_FALSE(d.history[0].reason.empty());
-  CHECK(d.history[1].reason == d.history[3].reason);
-  CHECK(d.history[2].reason == d.history[3].reason);
-  CHECK_FALSE(d.history[3].reason.empty());
-  CHECK(d.history[0].reason != d.history[3].reason);
-  CHECK(d.history[1].verdict == d.history[3].verdict);
+  REQUIRE(d.history.size() == 2);  // newest first
+  CHECK(d.history[0].first_checked_at == k_now - 60);
+  CHECK(d.history[0].checked_at == k_now - 30);
+  CHECK(d.history[0].checks == 2);
+  CHECK(d.history[0].reason == d.domain->reason);
+  CHECK(d.history[1].first_checked_at == k_now - 2 * k_days);
+  CHECK(d.history[1].checked_at == k_now - k_hour);
+  CHECK(d.history[1].checks == 3);
+  CHECK_FALSE(d.history[1].reason.empty());
+  CHECK(d.history[0].reason != d.history[1].reason);
+  CHECK(d.history[1].verdict == "permitted");
+
+  SUBCASE("the limit counts runs") {
+    auto one = reader->show("same.customer.test", k_defaults, 1);
+    REQUIRE(one.has_value());
+    REQUIRE(one->has_value());
+    REQUIRE((*one)->history.size() == 1);
+    CHECK((*one)->history[0].checks == 2);
+  }
+  SUBCASE("removing the domain moves the run going on into the history") {
+    REQUIRE(f.store().remove(*dns::parse_domain("same.customer.test")).value());
+    auto gone = reader->show("same.customer.test", k_defaults, 10);
+    REQUIRE(gone.has_value());
+    REQUIRE(gone->has_value());
+    CHECK_FALSE((*gone)->domain.has_value());
+    REQUIRE((*gone)->history.size() == 2);
+    CHECK((*gone)->history[0].first_checked_at == k_now - 60);
+    CHECK((*gone)->history[0].checked_at == k_now - 30);
+    CHECK((*gone)->history[0].checks == 2);
+    CHECK((*gone)->history[0].reason == d.history[0].reason);
+    REQUIRE((*gone)->last_check.has_value());
+    CHECK((*gone)->last_check->reason == d.history[0].reason);
+  }
+}
+
+TEST_CASE("show: history rows from before runs are single checks; an empty result takes the reason before it") {
+  Fixture f;
+  f.add("old.customer.test", k_now - 3 * k_days, k_now + 30 * k_days);
+  f.check("old.customer.test", Lookups::exposed("old.customer.test", {}), k_now - 2 * k_days);
+  REQUIRE(f.store().remove(*dns::parse_domain("old.customer.test")).value());
+  // What caad wrote before schema 5: a row per check, first_checked_at
+  // NULL, and an empty result_json for a check that found nothing new.
+  RawDb raw(f.path());
+  raw.exec("UPDATE check_history SET first_checked_at = NULL WHERE subject = 'old.customer.test'");
+  raw.exec("INSERT INTO check_history (subject, checked_at, verdict, exposure, result_json) "
+           "VALUES ('old.customer.test', " + std::to_string(k_now - k_days) +
+           ", 'permitted', 'exposed', '')");
+
+  auto reader = open_reader(f.path());
+  auto shown = reader->show("old.customer.test", k_defaults, 10);
+  REQUIRE(shown.has_value());
+  REQUIRE(shown->has_value());
+  const DomainDetail& d = **shown;
+  REQUIRE(d.history.size() == 2);
+  for (const HistoryRow& h : d.history) {
+    CHECK(h.first_checked_at == h.checked_at);
+    CHECK(h.checks == 1);
+  }
+  CHECK(d.history[0].checked_at == k_now - k_days);
+  CHECK_FALSE(d.history[1].reason.empty());
+  CHECK(d.history[0].reason == d.history[1].reason);
 }

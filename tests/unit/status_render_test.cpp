@@ -313,7 +313,10 @@ TEST_CASE("show: verdict per CA, records and their place, chain, renewal, checks
            CaResult{"digicert", "digicert.com", "permitted", "Allowed.", "authorized",
                     "0 issue \"digicert.com\""}};
   d.last_check = c;
-  d.history = {HistoryRow{k_now - 3 * k_hour, "denied", "exposed", std::nullopt, "Not allowed."}};
+  d.history = {HistoryRow{k_now - 3 * k_hour, k_now - 3 * k_hour, 1, "denied", "exposed",
+                          std::nullopt, "Not allowed."},
+               HistoryRow{k_now - 9 * k_hour, k_now - 4 * k_hour, 12, "permitted", "exposed",
+                          std::nullopt, "Allowed."}};
   d.events = {EventRow{2, "shop.customer.test", "regression", "critical", k_now - 3 * k_hour,
                        nlohmann::json{{"reason", "Not allowed."}}}};
   std::ostringstream out;
@@ -330,7 +333,14 @@ TEST_CASE("show: verdict per CA, records and their place, chain, renewal, checks
                  "letsencrypt  letsencrypt.org  denied     -                       Not allowed."));
   CHECK(contains(text,
                  "digicert     digicert.com     permitted  0 issue \"digicert.com\"  Allowed."));
-  CHECK(contains(text, "Last checks\nCHECKED"));
+  CHECK(contains(text,
+                 "History (runs of checks that found the same result)\n"
+                 "FIRST                          LAST                           CHECKS  VERDICT    "
+                 "EXPOSURE  FAILURE  REASON\n"
+                 "3h ago (2026-05-28T17:26:40Z)  3h ago (2026-05-28T17:26:40Z)       1  denied     "
+                 "exposed   -        Not allowed.\n"
+                 "9h ago (2026-05-28T11:26:40Z)  4h ago (2026-05-28T16:26:40Z)      12  permitted  "
+                 "exposed   -        Allowed.\n"));
   CHECK(contains(text,
                  "Events\nAT                             SEVERITY  KIND        REASON\n"
                  "3h ago (2026-05-28T17:26:40Z)  critical  regression  Not allowed.\n"));
@@ -345,6 +355,9 @@ TEST_CASE("show: verdict per CA, records and their place, chain, renewal, checks
   CHECK(j["last_check"]["cas"][1]["deciding_record"] == "0 issue \"digicert.com\"");
   CHECK(j["last_check"]["failure"].is_null());
   CHECK(j["history"][0]["checked_at"] == "2026-05-28T17:26:40Z");
+  CHECK(j["history"][1]["first_checked_at"] == "2026-05-28T11:26:40Z");
+  CHECK(j["history"][1]["checked_at"] == "2026-05-28T16:26:40Z");
+  CHECK(j["history"][1]["checks"] == 12);
   CHECK(j["events"][0]["kind"] == "regression");
 
   SUBCASE("a removed domain, and a failed lookup") {

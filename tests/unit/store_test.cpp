@@ -99,6 +99,8 @@ DomainState checked(std::string verdict, UnixSeconds next_check_at,
   s.last_checked_at = k_now;
   s.changed_at = k_now;
   s.next_check_at = next_check_at;
+  s.run_started_at = k_now;  // a first check: a run of one
+  s.run_checks = 1;
   return s;
 }
 
@@ -412,7 +414,11 @@ TEST_CASE("remove deletes the domain and its state, keeps history and events") {
 
   RawDb raw(path);
   CHECK(raw.integer("SELECT count(*) FROM domain_state") == 1);
-  CHECK(raw.integer("SELECT count(*) FROM check_history WHERE subject = 'gone.example.com'") == 1);
+  // The run of checks that domain_state held is now a history row.
+  CHECK(raw.row("SELECT first_checked_at || ' ' || checked_at || ' ' || checks || ' ' || verdict || "
+                "' ' || result_json FROM check_history WHERE subject = 'gone.example.com'") ==
+        std::to_string(k_now) + " " + std::to_string(k_now) + R"( 1 denied {"verdict":"x"})");
+  CHECK(raw.integer("SELECT count(*) FROM check_history") == 1);
   CHECK(raw.integer("SELECT count(*) FROM events WHERE subject = 'gone.example.com'") == 1);
 }
 
@@ -515,7 +521,10 @@ TEST_CASE("write_checks stores state, history, events and an outbox row per want
         routes);
 
   RawDb raw(path);
-  CHECK(raw.integer("SELECT count(*) FROM check_history") == 2);
+  // First checks: each starts a run in domain_state; no run has ended yet.
+  CHECK(raw.integer("SELECT count(*) FROM check_history") == 0);
+  CHECK(raw.integer("SELECT count(*) FROM domain_state WHERE run_checks = 1 AND run_started_at = " +
+                    std::to_string(k_now)) == 2);
   CHECK(raw.integer("SELECT count(*) FROM events") == 3);
   // An event without a subject takes its check's.
   CHECK(raw.row("SELECT subject FROM events WHERE kind = 'lookup_failure'") == "*.example.net");
@@ -559,7 +568,7 @@ TEST_CASE("write_checks stores state, history, events and an outbox row per want
   CHECK(counts->outbox_dead == 0);
 }
 
-TEST_CASE("a check that found what the state says writes times and counters, and a short history row") {
+TEST_CASE("a check that found what the state says writes times and counters; a changed one ends the run") {
   TempDir dir;
   const std::string path = dir.file("caad.db");
   auto store = open_store(path);
@@ -571,6 +580,7 @@ TEST_CASE("a check that found what the state says writes times and counters, and
   next.last_checked_at = k_now + 3600;
   next.consecutive_failures = 0;
   next.at_risk_reported = true;
+  next.run_checks = 2;
   next.result_json = "not written";  // the store must not look at it
   next.result_digest = 7;             // nor at this
   CheckWrite same{id, "a.example", next, {}};
@@ -578,12 +588,9 @@ TEST_CASE("a check that found what the state says writes times and counters, and
   write(*store, {same});
 
   RawDb raw(path);
-  CHECK(raw.integer("SELECT count(*) FROM check_history WHERE subject = 'a.example'") == 2);
-  CHECK(raw.row("SELECT result_json FROM check_history WHERE subject = 'a.example' ORDER BY id LIMIT 1") ==
-        R"({"verdict":"x"})");
-  CHECK(raw.row("SELECT result_json FROM check_history WHERE subject = 'a.example' ORDER BY id DESC LIMIT 1") == "");
-  CHECK(raw.row("SELECT verdict FROM check_history WHERE subject = 'a.example' ORDER BY id DESC LIMIT 1") ==
-        "denied");
+  CHECK(raw.integer("SELECT count(*) FROM check_history") == 0);
+  CHECK(raw.row("SELECT run_started_at || ' ' || run_checks FROM domain_state") ==
+        std::to_string(k_now) + " 2");
   auto due = store->due(k_now + 7200, 10);
   REQUIRE(due->size() == 1);
   const DomainState& stored = (*due)[0].state;
@@ -600,10 +607,27 @@ TEST_CASE("a check that found what the state says writes times and counters, and
   write(*store, {same});
   CHECK(store->due(k_now + 2, 10)->size() == 1);
 
+  // A different result ends the run: the run, with the result it found,
+  // moves to check_history, and the new result starts a run of one.
+  DomainState changed = checked("permitted", k_now + 90000);
+  changed.last_checked_at = k_now + 7300;
+  changed.run_started_at = k_now + 7300;
+  changed.result_json = R"({"verdict":"y"})";
+  changed.result_digest = 9;
+  write(*store, {CheckWrite{id, "a.example", changed, {}}});
+  CHECK(raw.row("SELECT first_checked_at || ' ' || checked_at || ' ' || checks || ' ' || verdict || "
+                "' ' || result_json FROM check_history WHERE subject = 'a.example'") ==
+        std::to_string(k_now) + " " + std::to_string(k_now + 3600) + R"( 2 denied {"verdict":"x"})");
+  CHECK(raw.row("SELECT run_started_at || ' ' || run_checks || ' ' || verdict || ' ' || result_json "
+                "FROM domain_state") == std::to_string(k_now + 7300) + R"( 1 permitted {"verdict":"y"})");
+  CHECK(raw.integer("SELECT count(*) FROM check_history") == 1);
+
   // A domain removed meanwhile gets no state row back.
   REQUIRE(store->remove(*caad::dns::parse_domain("a.example")).value());
+  CHECK(raw.integer("SELECT count(*) FROM check_history") == 2);
   write(*store, {same});
   CHECK(raw.integer("SELECT count(*) FROM domain_state") == 0);
+  CHECK(raw.integer("SELECT count(*) FROM check_history") == 2);
 }
 
 TEST_CASE("a failure in a write_checks batch writes nothing of it") {
@@ -660,7 +684,7 @@ TEST_CASE("a failure in a write_checks batch writes nothing of it") {
   CHECK(raw.integer("SELECT count(*) FROM outbox") == 1);
 }
 
-TEST_CASE("a check of a domain removed meanwhile keeps its history and events, not its state") {
+TEST_CASE("a check of a domain removed meanwhile keeps its events, not its state") {
   TempDir dir;
   const std::string path = dir.file("caad.db");
   auto store = open_store(path);
@@ -680,7 +704,8 @@ TEST_CASE("a check of a domain removed meanwhile keeps its history and events, n
   RawDb raw(path);
   CHECK(raw.integer("SELECT count(*) FROM domain_state WHERE domain_id = " + std::to_string(id)) ==
         0);
-  CHECK(raw.integer("SELECT count(*) FROM check_history WHERE subject = 'gone.example.com'") == 1);
+  // Its history ended with the remove (it had none: never checked).
+  CHECK(raw.integer("SELECT count(*) FROM check_history WHERE subject = 'gone.example.com'") == 0);
   CHECK(raw.integer("SELECT count(*) FROM events") == 1);
   CHECK(raw.integer("SELECT count(*) FROM outbox") == 1);
   CHECK(store->due(k_now, 10)->size() == 1);  // new.example.com, still unchecked
@@ -795,8 +820,11 @@ TEST_CASE("prune_history deletes only rows older than the cut-off") {
   for (UnixSeconds at : {k_now - 300, k_now - 200, k_now - 100, k_now}) {
     DomainState s = checked("permitted", at + 60);
     s.last_checked_at = at;
+    s.run_started_at = at;
     write(*store, {CheckWrite{id, "a.example", s, {}}});
   }
+  // Each write ended the run before it: three runs in check_history, the
+  // fourth still in domain_state.
   auto pruned = store->prune_history(k_now - 150);
   REQUIRE(pruned.has_value());
   CHECK(*pruned == 2);

@@ -528,6 +528,7 @@ struct Daemon::Impl {
     if (transport) transport->close();
     if (notifier) notifier->close();
     if (metrics_server) metrics_server->close();
+    if (db) db->close();  // once its last completion has run
     for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
       close_handle(t);
     }

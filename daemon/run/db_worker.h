@@ -1,16 +1,29 @@
-// Runs SQLite work off the event loop. The store is used by one thread at a
-// time, and a slow disk must not stall DNS, so every database job goes to
-// libuv's thread pool, one job at a time, in the order submitted; its
-// completion runs back on the loop thread. Jobs are plain functions over the
-// Store; exceptions are caught on the worker and reported as errors.
+// Runs SQLite work off the event loop. The store is used by one thread, and
+// a slow disk must not stall DNS, so every database job runs on the
+// worker's own thread, one at a time, in the order submitted; its
+// completion runs back on the loop thread, in the same order. Jobs are plain
+// functions over the Store; exceptions are caught on the worker and reported
+// as errors.
+//
+// The worker thread runs at a lower CPU priority (nice + k_nice_offset) than
+// the loop. Nothing on the loop waits for a write, but every lookup's
+// deadline is timed on the loop, so when the machine is short of CPU the
+// lookups go first and the batched writes catch up in the gaps: a busy
+// database must not turn slow answers into false lookup failures. The
+// backlog cannot grow without bound, since fetching due domains is itself
+// a job behind the writes.
 #pragma once
 
 #include <uv.h>
 
+#include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "lib/store/store.h"
 
@@ -18,19 +31,29 @@ namespace caad::run {
 
 class DbWorker {
  public:
-  // `work` runs on a pool thread with the store; `done` on the loop thread
-  // with the error text (empty on success).
+  // `work` runs on the worker thread with the store; `done` on the loop
+  // thread with the error text (empty on success).
   using Work = std::function<void(store::Store&)>;
   using Done = std::function<void(const std::string& error)>;
 
+  // How much lower the worker thread's priority is than the loop's.
+  static constexpr int k_nice_offset = 5;
+
   DbWorker(uv_loop_t* loop, std::unique_ptr<store::Store> store);
+  // Drops jobs not started yet (their `done` never runs), waits for the one
+  // running, and stops the thread. With the loop still open, it also closes
+  // the handle that carries completions, if close() has not.
   ~DbWorker();
   DbWorker(const DbWorker&) = delete;
   DbWorker& operator=(const DbWorker&) = delete;
 
   void submit(Work work, Done done);
-  bool idle() const { return !m_running && m_queue.empty(); }
-  std::size_t queued() const { return m_queue.size() + (m_running ? 1 : 0); }
+  // No job waiting, running or waiting for its completion to run.
+  bool idle() const { return m_outstanding == 0; }
+  // For shutdown: once every submitted job has completed, the worker stops
+  // keeping the loop alive and closes its handle. A job submitted after
+  // that fails at once with an error.
+  void close();
 
  private:
   struct Job {
@@ -38,16 +61,25 @@ class DbWorker {
     Done done;
     std::string error;
   };
-  void start_next();
-  static void on_work(uv_work_t* req);
-  static void on_after_work(uv_work_t* req, int status);
+  void thread_main();
+  void deliver();  // on the loop thread: runs finished jobs' completions
+  void after_completions();
+  static void on_async(uv_async_t* handle);
 
   uv_loop_t* m_loop;
   std::unique_ptr<store::Store> m_store;
-  std::deque<Job> m_queue;
-  Job m_current;
-  uv_work_t m_req{};
-  bool m_running = false;
+  uv_async_t m_async{};
+  // Loop thread only.
+  std::size_t m_outstanding = 0;  // submitted, completion not yet run
+  bool m_closing = false;
+  bool m_handle_closed = false;
+  // Shared with the worker thread, under m_mutex.
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  std::deque<Job> m_todo;      // submitted, not started
+  std::deque<Job> m_finished;  // run, completion not yet delivered
+  bool m_stop = false;
+  std::thread m_thread;  // last: starts once the rest is ready
 };
 
 }  // namespace caad::run

@@ -54,11 +54,6 @@ constexpr Migration k_migrations[] = {
 #include "lib/store/migrations.inc"
 };
 
-// The page cache per connection, in KiB. SQLite's default (2 MB) makes a
-// large import thrash the name index; 32 MB keeps a million domains' hot
-// pages in memory and stays well inside the daemon's memory budget.
-constexpr int k_cache_kib = 32 * 1024;
-
 
 // SQLITE_TRANSIENT ("SQLite copies the value") is spelled in sqlite3.h as an
 // old-style cast of -1 to a destructor pointer, which -Wold-style-cast
@@ -694,11 +689,11 @@ struct Store::Impl {
     return fail("cannot " + std::string(doing) + " " + db.path() + ": " + e.message);
   }
 
-  Status configure();
+  Status configure(int cache_kib);
   Status migrate();
 };
 
-Status Store::Impl::configure() {
+Status Store::Impl::configure(int cache_kib) {
   const std::string& path = db.path();
   if (auto r = db.exec("PRAGMA foreign_keys = ON"); !r) return error("open", r.error());
 
@@ -740,7 +735,7 @@ Status Store::Impl::configure() {
     }
   }
   if (auto r = db.exec("PRAGMA synchronous = NORMAL"); !r) return error("configure", r.error());
-  if (auto r = db.exec("PRAGMA cache_size = -" + std::to_string(k_cache_kib)); !r) {
+  if (auto r = db.exec("PRAGMA cache_size = -" + std::to_string(cache_kib)); !r) {
     return error("configure", r.error());
   }
   if (mode == Mode::read_write) return migrate();
@@ -779,8 +774,9 @@ Status Store::Impl::migrate() {
 Store::Store(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Store::~Store() = default;
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode, int cache_kib) {
   if (path.empty()) return fail("the database path is empty");
+  if (cache_kib < 1) return fail("the page cache size for " + path + " must be at least 1 KiB");
   if (mode == Mode::read_only) {
     std::error_code ec;
     // On an error (no permission to look), let SQLite say what is wrong.
@@ -802,7 +798,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
   sqlite3_busy_timeout(raw, k_busy_timeout_ms);
 
   auto impl = std::make_unique<Impl>(Database(path, std::move(connection)), mode);
-  if (auto r = impl->configure(); !r) return propagate(r.error());
+  if (auto r = impl->configure(cache_kib); !r) return propagate(r.error());
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

@@ -1123,3 +1123,9 @@ TEST_CASE("a disabled endpoint gets nothing until it is enabled again") {
   CHECK_FALSE(reader->enable_endpoint("b").has_value());
   CHECK_FALSE(reader->record_deliveries({}, std::nullopt).has_value());
 }
+
+TEST_CASE("a store refuses a page cache of less than 1 KiB, naming the file") {
+  auto r = Store::open("/nonexistent/caad.db", Mode::read_write, 0);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message == "the page cache size for /nonexistent/caad.db must be at least 1 KiB");
+}

@@ -4,11 +4,22 @@
 //
 // A domain is "busy" from the moment it is fetched until its result is
 // written: due() keeps returning it until its new next_check_at is committed,
-// and the busy set keeps it from being checked twice. Fetches walk the due
-// domains with a cursor, so that they do not read the busy ones again; the
-// walk starts over from the front when it runs out of due domains, when a
-// write fails and every few seconds, which is how domains that fall due
-// behind the cursor (new and changed domains, failed writes) are found.
+// and the busy set keeps it from being checked twice. Fetches run on a
+// read-only connection of their own (`reader`), so they never wait for a
+// write; a fetch may therefore read a domain as it was before a write that
+// completes while the fetch runs, and the domains written meanwhile
+// (`written_while_fetching`) are skipped like busy ones. Results are written
+// by one write job at a time: those that arrive while a write runs wait in
+// `pending` and go in the next one, so the batches grow when the disk is
+// slow (fewer commits, fewer page writes per result) and the writer never
+// falls behind by more than a batch; past k_max_backlog_batches batches of
+// results waiting, no new lookups start until a write completes.
+//
+// Fetches walk the due domains with a cursor, so that they do not read the
+// busy ones again; the walk starts over from the front when it runs out of
+// due domains, when a write fails and every few seconds, which is how
+// domains that fall due behind the cursor (new and changed domains, failed
+// writes) are found.
 // After kill -9, results not yet written are simply lost; those domains are
 // still due with their old state, so the restart checks them again and
 // derives the same events once.
@@ -48,6 +59,8 @@ constexpr std::int64_t k_prune_every_s = 6 * 3600;  // history retention pass
 constexpr std::uint64_t k_stop_grace_ms = 3500;     // in-flight checks may finish within this
 constexpr std::uint64_t k_stop_hard_ms = 4700;      // then everything closes, whatever is left
 constexpr std::uint64_t k_cursor_restart_ms = 5000;  // the due walk starts over at least this often
+constexpr std::size_t k_max_backlog_batches = 8;     // results waiting to be written, in batches
+constexpr int k_reader_cache_kib = 8 * 1024;         // the fetches read each due row once
 
 std::vector<store::OutboxRoute> routes_from(const config::Config& c) {
   std::vector<store::OutboxRoute> routes;
@@ -95,7 +108,8 @@ struct Daemon::Impl {
   SteadyClock clock;
   std::unique_ptr<net::UvTransport> transport;
   std::unique_ptr<lookup::Engine> engine;
-  std::unique_ptr<DbWorker> db;
+  std::unique_ptr<DbWorker> db;      // the writer: every job but the due fetches
+  std::unique_ptr<DbWorker> reader;  // the due fetches, on a read-only connection
   std::unique_ptr<notify::Notifier> notifier;  // webhook alerts from the outbox
   std::vector<store::OutboxRoute> routes;
   std::vector<check::CaSpec> cas;
@@ -111,8 +125,11 @@ struct Daemon::Impl {
   std::unordered_set<std::int64_t> busy;  // fetched, not yet written (in `ready`, checking or pending)
   std::deque<store::DueDomain> ready;     // fetched, waiting for a lookup slot
   std::size_t active = 0;                 // lookups in flight (domains and targets)
-  std::vector<store::CheckWrite> pending;
+  std::vector<store::CheckWrite> pending;  // results not yet handed to the writer
+  bool writing = false;                    // a write_checks job is outstanding
+  bool flush_after_write = false;          // pending must go out when that write completes
   bool fetching = false;
+  std::unordered_set<std::int64_t> written_while_fetching;  // see the top of the file
   bool more_due = false;  // the last fetch was full: more may be due now
   std::optional<store::DueCursor> cursor;  // the due walk's position; none: from the front
   std::uint64_t cursor_started_ms = 0;     // when the walk last started from the front
@@ -141,6 +158,12 @@ struct Daemon::Impl {
       spdlog::critical("{}", opened.error().message);
       return 1;
     }
+    // After the writer: it creates and migrates the file the reader needs.
+    auto read_only = store::Store::open(cfg.database, store::Mode::read_only, k_reader_cache_kib);
+    if (!read_only) {
+      spdlog::critical("{}", read_only.error().message);
+      return 1;
+    }
     auto to = transport_options(cfg);
     if (!to) {
       spdlog::critical("{}", to.error().message);
@@ -161,6 +184,7 @@ struct Daemon::Impl {
       spdlog::info("caad: metrics on http://{}/metrics", cfg.metrics_listen);
     }
     db = std::make_unique<DbWorker>(&loop, std::move(*opened));
+    reader = std::make_unique<DbWorker>(&loop, std::move(*read_only), "caad-db-read", 0);
     transport = std::make_unique<net::UvTransport>(&loop, std::move(*to));
     engine = std::make_unique<lookup::Engine>(*transport, clock);
     apply_config();
@@ -195,6 +219,7 @@ struct Daemon::Impl {
     engine.reset();
     transport.reset();
     notifier.reset();
+    reader.reset();
     db.reset();
     metrics_server.reset();
     if (uv_loop_close(&loop) != 0) spdlog::warn("caad: event loop closed with handles still open");
@@ -202,11 +227,10 @@ struct Daemon::Impl {
     return exit_status;
   }
 
-  // Keeps due domains at hand for the lookups. A fetch waits behind any
-  // batch write on the one database connection, so the loop fetches ahead:
-  // while fewer than concurrency + batch_size domains wait in `ready`, it
-  // asks for up to batch_size more, and the lookups do not run dry while a
-  // write holds the connection.
+  // Keeps due domains at hand for the lookups: while fewer than
+  // concurrency + batch_size domains wait in `ready`, it asks the reader
+  // for up to batch_size more, so that the lookups do not run dry while a
+  // fetch runs.
   void maybe_fetch() {
     if (stopping || fetching) return;
     if (ready.size() >= cfg.concurrency + cfg.batch_size) return;
@@ -217,6 +241,7 @@ struct Daemon::Impl {
     }
     const std::size_t limit = std::max<std::size_t>(cfg.batch_size, 1);
     fetching = true;
+    written_while_fetching.clear();
     struct Payload {
       std::vector<store::DueDomain> due;
       std::optional<UnixSeconds> next;
@@ -224,7 +249,7 @@ struct Daemon::Impl {
     };
     auto payload = std::make_shared<Payload>();
     UnixSeconds now = unix_now();
-    db->submit(
+    reader->submit(
         [payload, now, limit, after = cursor](store::Store& s) {
           auto due = s.due(now, limit, after);
           if (!due) {
@@ -237,6 +262,8 @@ struct Daemon::Impl {
         },
         [this, payload, now, limit](const std::string& error) {
           fetching = false;
+          std::unordered_set<std::int64_t> written = std::move(written_while_fetching);
+          written_while_fetching.clear();
           if (!error.empty() || !payload->error.empty()) {
             spdlog::error("caad: reading due domains: {}", error.empty() ? payload->error : error);
             arm_wake(now + 5);
@@ -251,8 +278,9 @@ struct Daemon::Impl {
           }
           std::size_t taken = 0;
           for (auto& d : payload->due) {
-            // Read again after the walk started over: still being checked.
-            if (!busy.insert(d.domain.id).second) continue;
+            // Read again after the walk started over: still being checked;
+            // or written while the fetch ran: perhaps read as it was before.
+            if (written.contains(d.domain.id) || !busy.insert(d.domain.id).second) continue;
             ready.push_back(std::move(d));
             ++taken;
           }
@@ -266,9 +294,11 @@ struct Daemon::Impl {
         });
   }
 
-  // Starts lookups for waiting domains while there are free slots.
+  // Starts lookups for waiting domains while there are free slots, and
+  // while the writer is keeping up.
   void start_ready() {
-    while (!stopping && active < cfg.concurrency && !ready.empty()) {
+    const std::size_t max_backlog = k_max_backlog_batches * std::max<std::size_t>(cfg.batch_size, 1);
+    while (!stopping && active < cfg.concurrency && !ready.empty() && pending.size() < max_backlog) {
       start_check(std::move(ready.front()));
       ready.pop_front();
     }
@@ -324,7 +354,9 @@ struct Daemon::Impl {
                           static_cast<double>(uv_hrtime() - started_ns) / 1e9});
     pending.push_back(store::CheckWrite{d.domain.id, d.domain.spec.request.text(), std::move(t.state),
                                         std::move(t.events), d.domain.updated_at, t.result_changed});
-    if (pending.size() >= cfg.batch_size) {
+    // A full batch goes at once, and so does the last of a sweep: nothing
+    // else is being checked, so waiting would add nothing to it.
+    if (pending.size() >= cfg.batch_size || (active == 0 && ready.empty())) {
       flush();
     } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer))) {
       uv_timer_start(&flush_timer, &Impl::on_flush, k_flush_ms, 0);
@@ -337,6 +369,12 @@ struct Daemon::Impl {
   void flush() {
     uv_timer_stop(&flush_timer);
     if (pending.empty()) return;
+    if (writing) {
+      flush_after_write = true;
+      return;
+    }
+    writing = true;
+    flush_after_write = false;
     auto batch = std::make_shared<std::vector<store::CheckWrite>>(std::move(pending));
     pending.clear();
     auto error = std::make_shared<std::string>();
@@ -353,11 +391,23 @@ struct Daemon::Impl {
                           batch->size(), e);
             cursor.reset();  // they are due behind the cursor now
           }
-          for (const auto& w : *batch) busy.erase(w.domain_id);
+          writing = false;
+          for (const auto& w : *batch) {
+            busy.erase(w.domain_id);
+            if (fetching) written_while_fetching.insert(w.domain_id);
+          }
           if (e.empty() && notifier) notifier->kick();  // new outbox rows, perhaps
+          if (!pending.empty()) {
+            if (flush_after_write || stopping || pending.size() >= cfg.batch_size) {
+              flush();
+            } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer))) {
+              uv_timer_start(&flush_timer, &Impl::on_flush, k_flush_ms, 0);
+            }
+          }
           if (stopping) {
             maybe_finish_stop();
           } else {
+            start_ready();
             maybe_fetch();
           }
         });
@@ -517,7 +567,7 @@ struct Daemon::Impl {
       active = 0;
     }
     if (!pending.empty()) flush();
-    if (!db->idle() && elapsed < k_stop_hard_ms) return;
+    if ((!db->idle() || !reader->idle()) && elapsed < k_stop_hard_ms) return;
     close_everything();
   }
 
@@ -529,6 +579,7 @@ struct Daemon::Impl {
     if (notifier) notifier->close();
     if (metrics_server) metrics_server->close();
     if (db) db->close();  // once its last completion has run
+    if (reader) reader->close();
     for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
       close_handle(t);
     }

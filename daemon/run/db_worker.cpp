@@ -26,19 +26,21 @@ namespace {
 // applies setpriority to the one thread a tid names). Failure costs only
 // the preference, so it is logged and ignored. systemd/caad.service allows
 // setpriority for this alone.
-void lower_thread_priority(int offset) {
+void lower_thread_priority(const std::string& name, int offset) {
+  if (offset == 0) return;
   const pid_t tid = ::gettid();
   errno = 0;
   const int now = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
   if (errno != 0 || setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(now + offset, 19)) != 0) {
-    spdlog::info("database worker: runs at the loop's CPU priority (cannot lower it: {})", std::strerror(errno));
+    spdlog::info("database worker {}: runs at the loop's CPU priority (cannot lower it: {})", name,
+                 std::strerror(errno));
   }
 }
 
 }  // namespace
 
-DbWorker::DbWorker(uv_loop_t* loop, std::unique_ptr<store::Store> store)
-    : m_loop(loop), m_store(std::move(store)) {
+DbWorker::DbWorker(uv_loop_t* loop, std::unique_ptr<store::Store> store, std::string name, int nice_offset)
+    : m_loop(loop), m_store(std::move(store)), m_name(std::move(name)), m_nice_offset(nice_offset) {
   uv_async_init(m_loop, &m_async, &DbWorker::on_async);
   m_async.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&m_async));
@@ -81,8 +83,8 @@ void DbWorker::close() {
 }
 
 void DbWorker::thread_main() {
-  pthread_setname_np(pthread_self(), "caad-db");
-  lower_thread_priority(k_nice_offset);
+  pthread_setname_np(pthread_self(), m_name.substr(0, 15).c_str());
+  lower_thread_priority(m_name, m_nice_offset);
   std::unique_lock lock(m_mutex);
   for (;;) {
     m_wake.wait(lock, [this] { return m_stop || !m_todo.empty(); });

@@ -5,7 +5,11 @@
 // functions over the Store; exceptions are caught on the worker and reported
 // as errors.
 //
-// The worker thread runs at a lower CPU priority (nice + k_nice_offset) than
+// The daemon keeps two: the writer, with the read-write connection, and a
+// reader with a read-only connection of its own, for the due-domain fetches
+// the lookups wait on (WAL lets it read while the writer writes).
+//
+// The writer thread runs at a lower CPU priority (nice + k_nice_offset) than
 // the loop. Nothing on the loop waits for a write, but every lookup's
 // deadline is timed on the loop, so when the machine is short of CPU the
 // lookups go first and the batched writes catch up in the gaps: a busy
@@ -36,10 +40,13 @@ class DbWorker {
   using Work = std::function<void(store::Store&)>;
   using Done = std::function<void(const std::string& error)>;
 
-  // How much lower the worker thread's priority is than the loop's.
+  // How much lower the writer thread's priority is than the loop's.
   static constexpr int k_nice_offset = 5;
 
-  DbWorker(uv_loop_t* loop, std::unique_ptr<store::Store> store);
+  // `name` names the thread (at most 15 characters: ps, top, /proc);
+  // `nice_offset` is added to its nice value (0: the loop's priority).
+  DbWorker(uv_loop_t* loop, std::unique_ptr<store::Store> store, std::string name = "caad-db",
+           int nice_offset = k_nice_offset);
   // Drops jobs not started yet (their `done` never runs), waits for the one
   // running, and stops the thread. With the loop still open, it also closes
   // the handle that carries completions, if close() has not.
@@ -68,6 +75,8 @@ class DbWorker {
 
   uv_loop_t* m_loop;
   std::unique_ptr<store::Store> m_store;
+  std::string m_name;
+  int m_nice_offset;
   uv_async_t m_async{};
   // Loop thread only.
   std::size_t m_outstanding = 0;  // submitted, completion not yet run

@@ -12,6 +12,8 @@ the outbox rows appear:
   provider_target_broken event that names how many pinned domains it affects;
 * kill -9 in the middle of a sweep, restart: every domain ends up checked,
   each with exactly one event, and PRAGMA integrity_check is ok;
+* a sweep with tiny batches, where due-domain fetches (on their own
+  connection) keep overlapping writes, checks every domain exactly once;
 * SIGHUP with a broken file keeps the old configuration; SIGTERM stops the
   daemon within 5 seconds with status 0.
 
@@ -59,7 +61,8 @@ def poll(predicate, deadline: float, what: str, interval: float = 0.1):
 class Daemon:
     """One `caad run` process and its files."""
 
-    def __init__(self, workdir: str, resolver: str, *, targets=(), concurrency=64, max_qps=0):
+    def __init__(self, workdir: str, resolver: str, *, targets=(), concurrency=64, max_qps=0, batch_size=50,
+                 cadence="2s"):
         self.workdir = workdir
         self.db = os.path.join(workdir, "caad.db")
         self.config = os.path.join(workdir, "caad.toml")
@@ -74,14 +77,14 @@ class Daemon:
             "concurrency = %d" % concurrency,
             "max_qps = %d" % max_qps,
             "timeout_ms = 500",
-            "batch_size = 50",
+            "batch_size = %d" % batch_size,
             'log_level = "debug"',
             "",
             "[schedule]",
-            'interval_far = "2s"',
-            'interval_near = "2s"',
-            'interval_week = "2s"',
-            'interval_day = "1s"',
+            'interval_far = "%s"' % cadence,
+            'interval_near = "%s"' % cadence,
+            'interval_week = "%s"' % cadence,
+            'interval_day = "%s"' % ("1s" if cadence == "2s" else cadence),
             'failure_retry_min = "1s"',
             'failure_retry_max = "2s"',
             "jitter = 0.0",
@@ -256,6 +259,28 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(d.read("PRAGMA integrity_check"), [("ok",)])
         outbox = d.read("SELECT COUNT(*) FROM outbox")[0][0]
         self.assertEqual(outbox, BULK)
+
+    def test_overlapping_fetches_and_writes_check_each_domain_once(self):
+        # batch_size 3: a fetch reads 3 due domains while writes of 3 results
+        # complete all the time, so fetches keep reading domains whose write
+        # lands meanwhile. A domain read as it was before its write would be
+        # checked twice: a second regression event, and more checks than
+        # domains. With an hour's cadence, nothing is due twice legitimately.
+        n = 1500
+        d = self.daemon = Daemon(self.tmp.name, self.world.resolver, concurrency=64, batch_size=3, cadence="1h")
+        names = ["o%04d.bulk.test" % i for i in range(n)]
+        d.caad("domain", "import", "-", input_text="name\n" + "\n".join(names) + "\n")
+        d.start()
+        self.fail_with_logs(poll, lambda: d.read("SELECT COUNT(*) FROM domain_state WHERE verdict = 'denied'")[0][0]
+                            == n, 60, "every domain checked")
+        time.sleep(1.0)  # a duplicate check, if any, has time to land
+        d.stop(signal.SIGTERM)
+        self.assertEqual(d.proc.returncode, 0, d.logs()[-3000:])
+        per_subject = dict(d.read("SELECT subject, COUNT(*) FROM events WHERE kind = 'regression' GROUP BY subject"))
+        self.assertEqual(sorted(per_subject), sorted(names), "a domain's event was lost")
+        self.assertEqual(set(per_subject.values()), {1}, "a domain was checked twice")
+        self.assertEqual(d.read("SELECT SUM(run_checks) FROM domain_state"), [(n,)])
+        self.assertIn("stopped after %d checks, %d events" % (n, n), d.logs())
 
     def test_sighup_keeps_a_good_configuration_and_sigterm_is_prompt(self):
         d = self.daemon = Daemon(self.tmp.name, self.world.resolver)

@@ -1,12 +1,15 @@
 // Tests for daemon/run/db_worker: jobs run one at a time, in order, on one
 // thread that is not the loop's and runs at a lower priority; each
 // completion runs on the loop thread, in order, including jobs submitted
-// from a completion; close() lets the loop end.
+// from a completion; close() lets the loop end. A second worker on a
+// read-only connection (the daemon's due fetches) has its own thread name
+// and priority and sees what the writer committed.
 #include "daemon/run/db_worker.h"
 
 #include <doctest/doctest.h>
 #include <uv.h>
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,6 +17,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,6 +112,89 @@ TEST_CASE("a worker with jobs outstanding at close finishes them before the loop
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(done == 50);
     CHECK(worker.idle());
+  }
+  CHECK(uv_loop_close(&loop) == 0);
+  std::filesystem::remove_all(dir);
+}
+
+caad::store::DomainSpec domain(const std::string& text) {
+  auto request = caad::dns::parse_domain(text);
+  if (!request) throw std::runtime_error(request.error().message);
+  return caad::store::DomainSpec{*request, {}, std::nullopt, std::nullopt, true};
+}
+
+TEST_CASE("a reader worker reads on its own connection, at the loop's priority, while the writer writes") {
+  std::string pattern = (std::filesystem::temp_directory_path() / "caad-dbworker-XXXXXX").string();
+  REQUIRE(mkdtemp(pattern.data()) != nullptr);
+  std::filesystem::path dir = pattern;
+  const std::string path = (dir / "caad.db").string();
+  auto store = caad::store::Store::open(path, caad::store::Mode::read_write);
+  REQUIRE(store.has_value());
+  auto read_only = caad::store::Store::open(path, caad::store::Mode::read_only, 1024);
+  REQUIRE(read_only.has_value());
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    DbWorker writer(&loop, std::move(*store));
+    DbWorker reader(&loop, std::move(*read_only), "caad-db-read", 0);
+    std::mutex mutex;
+    std::string reader_name;
+    int reader_nice = 99;
+    std::vector<std::size_t> seen;  // domains the reader saw, read after each write completed
+    std::string write_error, read_error;
+    for (int i = 0; i < 5; ++i) {
+      writer.submit(
+          [i](caad::store::Store& s) {
+            const caad::store::DomainSpec spec = domain("r" + std::to_string(i) + ".example");
+            auto r = s.upsert(std::span(&spec, 1), 1000, false);
+            if (!r) throw std::runtime_error(r.error().message);
+          },
+          [&](const std::string& wrote) {
+            if (!wrote.empty()) write_error = wrote;
+            // Submitted after the write committed: the reader sees it.
+            reader.submit(
+                [&](caad::store::Store& s) {
+                  char name[16] = {};
+                  pthread_getname_np(pthread_self(), name, sizeof name);
+                  auto listed = s.list(100, 0);
+                  std::lock_guard lock(mutex);
+                  reader_name = name;
+                  reader_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+                  seen.push_back(listed ? listed->size() : 0);
+                },
+                [&](const std::string& error) {
+                  if (!error.empty()) read_error = error;
+                });
+          });
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(write_error.empty());
+    CHECK(read_error.empty());
+    CHECK(reader_name == "caad-db-read");
+    CHECK(reader_nice == getpriority(PRIO_PROCESS, 0));
+    // Read i follows write i's completion, so it sees at least i + 1 rows
+    // (more when later writes committed first).
+    REQUIRE(seen.size() == 5);
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+      INFO("read " << i << " saw " << seen[i]);
+      CHECK(seen[i] >= i + 1);
+      CHECK(seen[i] <= 5);
+    }
+    // The reader's connection is read-only.
+    std::string refused;
+    reader.submit(
+        [](caad::store::Store& s) {
+          const caad::store::DomainSpec spec = domain("w.example");
+          auto r = s.upsert(std::span(&spec, 1), 1000, false);
+          if (!r) throw std::runtime_error(r.error().message);
+        },
+        [&](const std::string& error) { refused = error; });
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(refused.find("read-only") != std::string::npos);
+    writer.close();
+    reader.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
   }
   CHECK(uv_loop_close(&loop) == 0);
   std::filesystem::remove_all(dir);

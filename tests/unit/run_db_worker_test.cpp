@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <filesystem>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <stdexcept>
@@ -23,19 +22,35 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 using caad::run::DbWorker;
 
+namespace {
+
+std::unique_ptr<caad::store::Store> open_store(const std::string& path, caad::store::Mode mode,
+                                               int cache_kib = caad::store::k_default_cache_kib) {
+  auto store = caad::store::Store::open(path, mode, cache_kib);
+  REQUIRE_MESSAGE(store.has_value(), (store ? "" : store.error().message));
+  return std::move(*store);
+}
+
+caad::store::DomainSpec domain(const std::string& text) {
+  auto request = caad::dns::parse_domain(text);
+  if (!request) throw std::runtime_error(request.error().message);
+  return caad::store::DomainSpec{*request, {}, std::nullopt, std::nullopt, true};
+}
+
+}  // namespace
+
 TEST_CASE("database jobs run in order, once each, also when submitted from a completion") {
-  std::string pattern = (std::filesystem::temp_directory_path() / "caad-dbworker-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  std::filesystem::path dir = pattern;
-  auto store = caad::store::Store::open((dir / "caad.db").string(), caad::store::Mode::read_write);
-  REQUIRE(store.has_value());
+  caad::testing::TempDir dir("caad-dbworker");
+  auto store = open_store(dir.file("caad.db"), caad::store::Mode::read_write);
 
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
-    DbWorker worker(&loop, std::move(*store));
+    DbWorker worker(&loop, std::move(store));
     // Work runs on the worker thread while completions run on the loop, so
     // the two are recorded apart: only the order within each is fixed.
     std::mutex mutex;
@@ -86,20 +101,16 @@ TEST_CASE("database jobs run in order, once each, also when submitted from a com
     CHECK(late == "the database worker has shut down");
   }
   CHECK(uv_loop_close(&loop) == 0);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a worker with jobs outstanding at close finishes them before the loop ends") {
-  std::string pattern = (std::filesystem::temp_directory_path() / "caad-dbworker-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  std::filesystem::path dir = pattern;
-  auto store = caad::store::Store::open((dir / "caad.db").string(), caad::store::Mode::read_write);
-  REQUIRE(store.has_value());
+  caad::testing::TempDir dir("caad-dbworker");
+  auto store = open_store(dir.file("caad.db"), caad::store::Mode::read_write);
 
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
-    DbWorker worker(&loop, std::move(*store));
+    DbWorker worker(&loop, std::move(store));
     int done = 0;
     for (int i = 0; i < 50; ++i) {
       worker.submit([](caad::store::Store& s) { CHECK(s.integrity_ok().value()); },
@@ -114,30 +125,18 @@ TEST_CASE("a worker with jobs outstanding at close finishes them before the loop
     CHECK(worker.idle());
   }
   CHECK(uv_loop_close(&loop) == 0);
-  std::filesystem::remove_all(dir);
-}
-
-caad::store::DomainSpec domain(const std::string& text) {
-  auto request = caad::dns::parse_domain(text);
-  if (!request) throw std::runtime_error(request.error().message);
-  return caad::store::DomainSpec{*request, {}, std::nullopt, std::nullopt, true};
 }
 
 TEST_CASE("a reader worker reads on its own connection, at the loop's priority, while the writer writes") {
-  std::string pattern = (std::filesystem::temp_directory_path() / "caad-dbworker-XXXXXX").string();
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  std::filesystem::path dir = pattern;
-  const std::string path = (dir / "caad.db").string();
-  auto store = caad::store::Store::open(path, caad::store::Mode::read_write);
-  REQUIRE(store.has_value());
-  auto read_only = caad::store::Store::open(path, caad::store::Mode::read_only, 1024);
-  REQUIRE(read_only.has_value());
+  caad::testing::TempDir dir("caad-dbworker");
+  auto store = open_store(dir.file("caad.db"), caad::store::Mode::read_write);
+  auto read_only = open_store(dir.file("caad.db"), caad::store::Mode::read_only, 1024);
 
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
-    DbWorker writer(&loop, std::move(*store));
-    DbWorker reader(&loop, std::move(*read_only), "caad-db-read", 0);
+    DbWorker writer(&loop, std::move(store));
+    DbWorker reader(&loop, std::move(read_only), "caad-db-read", 0);
     std::mutex mutex;
     std::string reader_name;
     int reader_nice = 99;
@@ -197,5 +196,4 @@ TEST_CASE("a reader worker reads on its own connection, at the loop's priority, 
     uv_run(&loop, UV_RUN_DEFAULT);
   }
   CHECK(uv_loop_close(&loop) == 0);
-  std::filesystem::remove_all(dir);
 }

@@ -15,6 +15,15 @@
 // falls behind by more than a batch; past k_max_backlog_batches batches of
 // results waiting, no new lookups start until a write completes.
 //
+// A failed write (disk full, file size limit, I/O error) drops its batch:
+// those domains keep their old state and stay due. So that a disk that
+// stays full does not turn into a loop of lookups whose results cannot be
+// stored, a failed write pauses new lookups, for k_write_retry_min_ms at
+// first, doubling up to k_write_retry_max_ms each time the writes after a
+// pause fail again. The results of lookups already running are still
+// written (their failures do not lengthen the pause), and the first write
+// that succeeds ends the pause.
+//
 // Fetches walk the due domains with a cursor, so that they do not read the
 // busy ones again; the walk starts over from the front when it runs out of
 // due domains, when a write fails and every few seconds, which is how
@@ -29,6 +38,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <csignal>
 #include <deque>
 #include <fstream>
 #include <random>
@@ -61,6 +71,8 @@ constexpr std::uint64_t k_stop_hard_ms = 4700;      // then everything closes, w
 constexpr std::uint64_t k_cursor_restart_ms = 5000;  // the due walk starts over at least this often
 constexpr std::size_t k_max_backlog_batches = 8;     // results waiting to be written, in batches
 constexpr int k_reader_cache_kib = 8 * 1024;         // the fetches read each due row once
+constexpr std::uint64_t k_write_retry_min_ms = 1000;   // no new lookups after a failed write, at first
+constexpr std::uint64_t k_write_retry_max_ms = 60000;  // and at most, however many fail in a row
 
 std::vector<store::OutboxRoute> routes_from(const config::Config& c) {
   std::vector<store::OutboxRoute> routes;
@@ -120,6 +132,9 @@ struct Daemon::Impl {
   std::unique_ptr<metrics::HttpServer> metrics_server;
 
   uv_timer_t tick{}, wake{}, flush_timer{}, status_timer{}, watchdog{}, targets_timer{}, stop_timer{};
+  uv_timer_t write_pause{};   // active: writes are failing, no new lookups start
+  unsigned failed_writes = 0;  // in a row
+  unsigned write_pauses = 0;   // pauses since the last write that succeeded
   uv_signal_t sigterm{}, sigint{}, sighup{};
 
   std::unordered_set<std::int64_t> busy;  // fetched, not yet written (in `ready`, checking or pending)
@@ -153,6 +168,10 @@ struct Daemon::Impl {
   }
 
   int run() {
+    // Past a file size limit (systemd's LimitFSIZE=, ulimit -f) a write
+    // fails with EFBIG, which SQLite reports as a full disk and the write
+    // path handles; the signal that comes with it would kill the daemon.
+    std::signal(SIGXFSZ, SIG_IGN);
     auto opened = store::Store::open(cfg.database, store::Mode::read_write);
     if (!opened) {
       spdlog::critical("{}", opened.error().message);
@@ -192,7 +211,7 @@ struct Daemon::Impl {
     notifier->on_delivery([this](std::string_view result) { daemon_metrics.count_webhook_delivery(result); });
     notifier->start();
 
-    for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
+    for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer, &write_pause}) {
       uv_timer_init(&loop, t);
       t->data = this;
     }
@@ -232,7 +251,7 @@ struct Daemon::Impl {
   // for up to batch_size more, so that the lookups do not run dry while a
   // fetch runs.
   void maybe_fetch() {
-    if (stopping || fetching) return;
+    if (stopping || fetching || writes_paused()) return;
     if (ready.size() >= cfg.concurrency + cfg.batch_size) return;
     const std::uint64_t now_ms = uv_now(&loop);
     if (!cursor || now_ms - cursor_started_ms >= k_cursor_restart_ms) {
@@ -294,10 +313,15 @@ struct Daemon::Impl {
         });
   }
 
+  bool writes_paused() const {
+    return uv_is_active(reinterpret_cast<const uv_handle_t*>(&write_pause)) != 0;
+  }
+
   // Starts lookups for waiting domains while there are free slots, and
-  // while the writer is keeping up.
+  // while the writer is keeping up (and not failing).
   void start_ready() {
     const std::size_t max_backlog = k_max_backlog_batches * std::max<std::size_t>(cfg.batch_size, 1);
+    if (writes_paused()) return;
     while (!stopping && active < cfg.concurrency && !ready.empty() && pending.size() < max_backlog) {
       start_check(std::move(ready.front()));
       ready.pop_front();
@@ -387,9 +411,26 @@ struct Daemon::Impl {
         [this, batch, error](const std::string& job_error) {
           const std::string& e = job_error.empty() ? *error : job_error;
           if (!e.empty()) {
-            spdlog::error("caad: writing {} results: {}; those domains stay due and are checked again",
-                          batch->size(), e);
+            ++failed_writes;
             cursor.reset();  // they are due behind the cursor now
+            if (stopping || writes_paused()) {
+              // Results of lookups that were running when the pause began.
+              spdlog::error("caad: writing {} results: {}; those domains stay due ({} failed writes in a row)",
+                            batch->size(), e, failed_writes);
+            } else {
+              ++write_pauses;
+              const std::uint64_t pause =
+                  std::min(k_write_retry_max_ms, k_write_retry_min_ms << std::min(write_pauses - 1, 6U));
+              spdlog::error("caad: writing {} results: {}; those domains stay due; no new checks for {} s ({} "
+                            "failed writes in a row)",
+                            batch->size(), e, pause / 1000, failed_writes);
+              uv_timer_start(&write_pause, &Impl::on_write_pause_end, pause, 0);
+            }
+          } else if (failed_writes > 0) {
+            spdlog::info("caad: results are written again, after {} failed writes", failed_writes);
+            failed_writes = 0;
+            write_pauses = 0;
+            uv_timer_stop(&write_pause);
           }
           writing = false;
           for (const auto& w : *batch) {
@@ -491,8 +532,12 @@ struct Daemon::Impl {
           daemon_metrics.set_domains(by_verdict_exposure);
           daemon_metrics.set_outbox_depth(c.outbox_pending);
           if (p->swept) daemon_metrics.set_last_sweep(now);
-          notify_status("domains " + std::to_string(c.enabled) + ", due " + std::to_string(c.due) + ", denied " +
-                        std::to_string(c.denied) + ", failing " + std::to_string(c.failing));
+          std::string line = "domains " + std::to_string(c.enabled) + ", due " + std::to_string(c.due) +
+                             ", denied " + std::to_string(c.denied) + ", failing " + std::to_string(c.failing);
+          if (failed_writes > 0) {
+            line += "; results cannot be written (" + std::to_string(failed_writes) + " failed writes in a row)";
+          }
+          notify_status(line);
         });
   }
 
@@ -552,7 +597,7 @@ struct Daemon::Impl {
     for (const auto& d : ready) busy.erase(d.domain.id);
     ready.clear();
     notify_stopping();
-    for (uv_timer_t* t : {&tick, &wake, &status_timer, &targets_timer}) uv_timer_stop(t);
+    for (uv_timer_t* t : {&tick, &wake, &status_timer, &targets_timer, &write_pause}) uv_timer_stop(t);
     uv_timer_start(&stop_timer, &Impl::on_stop_timer, 100, 100);
     maybe_finish_stop();
   }
@@ -580,7 +625,7 @@ struct Daemon::Impl {
     if (metrics_server) metrics_server->close();
     if (db) db->close();  // once its last completion has run
     if (reader) reader->close();
-    for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer}) {
+    for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer, &write_pause}) {
       close_handle(t);
     }
     for (uv_signal_t* s : {&sigterm, &sigint, &sighup}) close_handle(s);
@@ -606,6 +651,13 @@ struct Daemon::Impl {
   }
   static void on_wake(uv_timer_t* t) { guarded("wake", [&] { self(t->data)->maybe_fetch(); }); }
   static void on_flush(uv_timer_t* t) { guarded("flush", [&] { self(t->data)->flush(); }); }
+  static void on_write_pause_end(uv_timer_t* t) {
+    guarded("write pause", [&] {
+      Impl* s = self(t->data);
+      s->start_ready();
+      s->maybe_fetch();
+    });
+  }
   static void on_status(uv_timer_t* t) { guarded("status", [&] { self(t->data)->report_status(); }); }
   static void on_watchdog(uv_timer_t*) { notify_watchdog(); }
   static void on_targets(uv_timer_t* t) {

@@ -14,6 +14,9 @@ the outbox rows appear:
   each with exactly one event, and PRAGMA integrity_check is ok;
 * a sweep with tiny batches, where due-domain fetches (on their own
   connection) keep overlapping writes, checks every domain exactly once;
+* writes that fail (a file size limit stops the WAL from growing) pause new
+  checks with a growing pause instead of re-checking in a loop; once the
+  limit goes, the sweep completes with one event per domain;
 * SIGHUP with a broken file keeps the old configuration; SIGTERM stops the
   daemon within 5 seconds with status 0.
 
@@ -22,6 +25,7 @@ Usage: test_daemon.py [CAAD_BIN]  (or CAAD_BIN in the environment)
 
 import json
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -62,7 +66,7 @@ class Daemon:
     """One `caad run` process and its files."""
 
     def __init__(self, workdir: str, resolver: str, *, targets=(), concurrency=64, max_qps=0, batch_size=50,
-                 cadence="2s"):
+                 cadence="2s", log_level="debug"):
         self.workdir = workdir
         self.db = os.path.join(workdir, "caad.db")
         self.config = os.path.join(workdir, "caad.toml")
@@ -78,7 +82,7 @@ class Daemon:
             "max_qps = %d" % max_qps,
             "timeout_ms = 500",
             "batch_size = %d" % batch_size,
-            'log_level = "debug"',
+            'log_level = "%s"' % log_level,
             "",
             "[schedule]",
             'interval_far = "%s"' % cadence,
@@ -113,10 +117,16 @@ class Daemon:
             raise AssertionError("caad %s failed (%d):\n%s%s" % (args, run.returncode, run.stdout, run.stderr))
         return run
 
-    def start(self):
+    def start(self, file_size_limit=None):
+        """file_size_limit: the daemon's soft RLIMIT_FSIZE in bytes (the hard
+        limit stays, so that lift_file_size_limit can raise it again)."""
+        def limit():
+            if file_size_limit is not None:
+                _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, hard))
         self.logf = open(self.log, "a")
         self.proc = subprocess.Popen([caad_bin(), "run", "--config", self.config], stdout=self.logf,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=limit)
         poll(lambda: self.read("SELECT heartbeat_at FROM daemon")[0][0] > 0 if os.path.exists(self.db) else False,
              20, "the daemon's first heartbeat")
 
@@ -135,6 +145,10 @@ class Daemon:
         took = time.monotonic() - started
         self.logf.close()
         return took
+
+    def lift_file_size_limit(self):
+        _, hard = resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(self.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
 
     def logs(self) -> str:
         with open(self.log) as f:
@@ -281,6 +295,46 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(set(per_subject.values()), {1}, "a domain was checked twice")
         self.assertEqual(d.read("SELECT SUM(run_checks) FROM domain_state"), [(n,)])
         self.assertIn("stopped after %d checks, %d events" % (n, n), d.logs())
+
+    def test_failed_writes_pause_new_checks_until_writes_succeed(self):
+        # A file size limit stops the WAL from growing past 1 MB (and no
+        # checkpoint comes before 4 MB), so every write fails after the
+        # first few, as on a full disk. Without a pause the daemon would
+        # re-check the dropped domains at once, fail again and again, and
+        # log a failure for every batch.
+        n = 3000
+        d = self.daemon = Daemon(self.tmp.name, self.world.resolver, concurrency=64, batch_size=20, cadence="1h",
+                                 log_level="info")
+        names = ["w%04d.bulk.test" % i for i in range(n)]
+        d.caad("domain", "import", "-", input_text="name\n" + "\n".join(names) + "\n")
+        d.start(file_size_limit=1 << 20)
+        self.fail_with_logs(poll, lambda: "no new checks for 1 s" in d.logs(), 30, "the first failed write")
+        time.sleep(5.0)
+        # Pauses of 1, 2 and 4 s, each followed by a round of failed writes
+        # (the lookups that start after a pause, and those running when it
+        # began), however many batches fail in each; one more when a small
+        # write still fitted under the limit after the first failure.
+        pauses = d.logs().count("no new checks for")
+        failures = d.logs().count("failed writes in a row)")
+        self.assertIn("no new checks for 2 s", d.logs(), "the pause does not grow")
+        self.assertLessEqual(pauses, 4, "failed writes are retried without a pause")
+        self.assertLessEqual(failures, 30, "failed writes are retried without a pause")
+        self.assertIsNone(d.proc.poll(), "the daemon died of the file size limit")
+        self.assertLess(d.read("SELECT COUNT(*) FROM domain_state WHERE verdict = 'denied'")[0][0], n)
+
+        # The disk has room again: the next write after the pause succeeds
+        # and the sweep completes, every domain checked once.
+        d.lift_file_size_limit()
+        self.fail_with_logs(poll, lambda: d.read("SELECT COUNT(*) FROM domain_state WHERE verdict = 'denied'")[0][0]
+                            == n, 90, "every domain checked after the limit went")
+        self.assertIn("results are written again", d.logs())
+        took = d.stop(signal.SIGTERM)
+        self.assertEqual(d.proc.returncode, 0, d.logs()[-3000:])
+        self.assertLess(took, 5.0)
+        per_subject = dict(d.read("SELECT subject, COUNT(*) FROM events WHERE kind = 'regression' GROUP BY subject"))
+        self.assertEqual(sorted(per_subject), sorted(names), "a domain's event was lost")
+        self.assertEqual(set(per_subject.values()), {1}, "a domain's event was written twice")
+        self.assertEqual(d.read("PRAGMA integrity_check"), [("ok",)])
 
     def test_sighup_keeps_a_good_configuration_and_sigterm_is_prompt(self):
         d = self.daemon = Daemon(self.tmp.name, self.world.resolver)

@@ -493,31 +493,24 @@ struct Daemon::Impl {
     }
   }
 
+  // Counts the domains on the reader, so that the writer never waits for a
+  // count (at a million domains it reads a few indexes whole), then writes
+  // the heartbeat, with the same STATUS line, on the writer.
   void report_status() {
     struct Payload {
       store::Counts counts;
-      bool swept = false;
       std::string error;
     };
     auto p = std::make_shared<Payload>();
-    UnixSeconds now = unix_now();
-    bool prune = now - last_prune >= k_prune_every_s;
-    if (prune) last_prune = now;
-    std::int64_t retention = cfg.history_retention;
-    std::string line_prefix = "checks " + std::to_string(checks_done) + ", in flight " + std::to_string(active);
-    db->submit(
-        [p, now, prune, retention, line_prefix](store::Store& s) {
+    const UnixSeconds now = unix_now();
+    reader->submit(
+        [p, now](store::Store& s) {
           auto c = s.counts(now);
           if (!c) {
             p->error = c.error().message;
             return;
           }
           p->counts = *c;
-          std::string line = "domains " + std::to_string(c->enabled) + ", due " + std::to_string(c->due) +
-                             ", denied " + std::to_string(c->denied) + ", failing " +
-                             std::to_string(c->failing) + ", " + line_prefix;
-          p->swept = s.note_heartbeat(now, line).has_value();
-          if (prune) (void)s.prune_history(now - retention);
         },
         [this, p, now](const std::string& error) {
           if (!error.empty() || !p->error.empty()) {
@@ -531,13 +524,35 @@ struct Daemon::Impl {
           }
           daemon_metrics.set_domains(by_verdict_exposure);
           daemon_metrics.set_outbox_depth(c.outbox_pending);
-          if (p->swept) daemon_metrics.set_last_sweep(now);
-          std::string line = "domains " + std::to_string(c.enabled) + ", due " + std::to_string(c.due) +
-                             ", denied " + std::to_string(c.denied) + ", failing " + std::to_string(c.failing);
-          if (failed_writes > 0) {
-            line += "; results cannot be written (" + std::to_string(failed_writes) + " failed writes in a row)";
+          const std::string line = "domains " + std::to_string(c.enabled) + ", due " + std::to_string(c.due) +
+                                   ", denied " + std::to_string(c.denied) + ", failing " +
+                                   std::to_string(c.failing);
+          const std::string trouble =
+              failed_writes > 0
+                  ? "; results cannot be written (" + std::to_string(failed_writes) + " failed writes in a row)"
+                  : "";
+          notify_status(line + trouble);
+          if (!stopping) {
+            write_heartbeat(now, line + ", checks " + std::to_string(checks_done) + ", in flight " +
+                                     std::to_string(active) + trouble);
           }
-          notify_status(line);
+        });
+  }
+
+  // The heartbeat and status line for caad-status, and now and then the
+  // history retention pass.
+  void write_heartbeat(UnixSeconds now, std::string line) {
+    const bool prune = now - last_prune >= k_prune_every_s;
+    if (prune) last_prune = now;
+    const std::int64_t retention = cfg.history_retention;
+    auto swept = std::make_shared<bool>(false);
+    db->submit(
+        [now, line = std::move(line), prune, retention, swept](store::Store& s) {
+          *swept = s.note_heartbeat(now, line).has_value();
+          if (prune) (void)s.prune_history(now - retention);
+        },
+        [this, now, swept](const std::string&) {
+          if (*swept) daemon_metrics.set_last_sweep(now);
         });
   }
 

@@ -7,7 +7,8 @@
 //
 // The daemon keeps two: the writer, with the read-write connection, and a
 // reader with a read-only connection of its own, for the due-domain fetches
-// the lookups wait on (WAL lets it read while the writer writes).
+// the lookups wait on and the status counts (WAL lets it read while the
+// writer writes).
 //
 // The writer thread runs at a lower CPU priority (nice + k_nice_offset) than
 // the loop. Nothing on the loop waits for a write, but every lookup's

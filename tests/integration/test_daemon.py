@@ -211,6 +211,9 @@ class DaemonTest(unittest.TestCase):
         d = self.daemon = Daemon(self.tmp.name, self.world.resolver, targets=["t.provider.test"])
         d.caad("domain", "add", "shop.test", "www.cust.test", "app.cust.test")
         d.start()
+        # The heartbeat carries the counts, read before any check.
+        status = d.read("SELECT status_line FROM daemon")[0][0]
+        self.assertRegex(status, r"^domains 3, due [0-3], denied 0, failing 0, checks \d+, in flight \d+$")
         self.fail_with_logs(poll, lambda: all(d.verdict(n) == ("permitted", e) for n, e in
                                              (("shop.test", "exposed"), ("www.cust.test", "pinned"),
                                               ("app.cust.test", "pinned"))), 20, "first checks: permitted")

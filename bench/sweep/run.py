@@ -302,9 +302,11 @@ def run_sweep(caad: str, cfg: str, db: str, n: int, work: str, args, log_name: s
                               flush=True)
                         last_n, last_t, next_report = left, now, now + 30.0
                 # every --poll-interval seconds; every 0.1 s from a second before the
-                # predicted end, so that the end is seen within about 0.1 s
+                # predicted end, so that the end is seen within about 0.1 s, and
+                # until there is a prediction (a sweep shorter than COUNT_EVERY
+                # would otherwise be timed to the next whole poll interval)
                 pause = args.poll_interval
-                if eta is not None and now + pause >= eta - 1.0:
+                if eta is None or now + pause >= eta - 1.0:
                     pause = 0.1
                 time.sleep(pause)
             r["hwm_kb"] = lookup.vm_hwm_kb(proc.pid)
@@ -674,8 +676,8 @@ def bench(args, n_zones: int, work: str) -> int:
              chk["sys"] or 0))
     if sw["done"]:
         print("sweep:   %.2f s, %s (from exec to the poll that saw every domain checked; polls every %.1f s, "
-              "0.1 s near the end); ready after %s"
-              % (sw["wall"], rate(n, sw["wall"]), args.poll_interval,
+              "0.1 s in the first %.0f s and near the end); ready after %s"
+              % (sw["wall"], rate(n, sw["wall"]), args.poll_interval, COUNT_EVERY,
                  "n/a" if sw["ready_at"] is None else "%.2f s" % sw["ready_at"]))
     else:
         print("sweep:   NOT DONE (%s)" % ("timed out after %.0f s" % args.sweep_timeout if sw.get("timed_out")

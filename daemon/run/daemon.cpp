@@ -6,14 +6,14 @@
 // written: due() keeps returning it until its new next_check_at is committed,
 // and the busy set keeps it from being checked twice. Fetches run on a
 // read-only connection of their own (`reader`), so they never wait for a
-// write; a fetch may therefore read a domain as it was before a write that
+// write (only, every k_status_ms, for the status counts); a fetch may therefore read a domain as it was before a write that
 // completes while the fetch runs, and the domains written meanwhile
 // (`written_while_fetching`) are skipped like busy ones. Results are written
 // by one write job at a time: those that arrive while a write runs wait in
 // `pending` and go in the next one, so the batches grow when the disk is
-// slow (fewer commits, fewer page writes per result) and the writer never
-// falls behind by more than a batch; past k_max_backlog_batches batches of
-// results waiting, no new lookups start until a write completes.
+// slow (fewer commits, fewer page writes per result); past
+// k_max_backlog_batches batches of results waiting, no new lookups start
+// until a write completes.
 //
 // A failed write (disk full, file size limit, I/O error) drops its batch:
 // those domains keep their old state and stay due. So that a disk that
@@ -44,6 +44,7 @@
 #include <random>
 #include <sstream>
 #include <unordered_set>
+#include <utility>
 
 #include "daemon/metrics/http_server.h"
 #include "daemon/net/resolver_address.h"
@@ -145,6 +146,7 @@ struct Daemon::Impl {
   bool flush_after_write = false;          // pending must go out when that write completes
   bool fetching = false;
   std::unordered_set<std::int64_t> written_while_fetching;  // see the top of the file
+  bool restart_walk_after_fetch = false;  // a write failed during the fetch: do not keep its cursor
   bool more_due = false;  // the last fetch was full: more may be due now
   std::optional<store::DueCursor> cursor;  // the due walk's position; none: from the front
   std::uint64_t cursor_started_ms = 0;     // when the walk last started from the front
@@ -169,8 +171,9 @@ struct Daemon::Impl {
 
   int run() {
     // Past a file size limit (systemd's LimitFSIZE=, ulimit -f) a write
-    // fails with EFBIG, which SQLite reports as a full disk and the write
-    // path handles; the signal that comes with it would kill the daemon.
+    // fails with EFBIG, which SQLite reports as a full disk or an I/O error
+    // and the write path handles; the signal that comes with it would kill
+    // the daemon.
     std::signal(SIGXFSZ, SIG_IGN);
     auto opened = store::Store::open(cfg.database, store::Mode::read_write);
     if (!opened) {
@@ -283,14 +286,17 @@ struct Daemon::Impl {
           fetching = false;
           std::unordered_set<std::int64_t> written = std::move(written_while_fetching);
           written_while_fetching.clear();
+          const bool restart_walk = std::exchange(restart_walk_after_fetch, false);
+          if (stopping) return;
           if (!error.empty() || !payload->error.empty()) {
             spdlog::error("caad: reading due domains: {}", error.empty() ? payload->error : error);
             arm_wake(now + 5);
             return;
           }
-          if (stopping) return;
           more_due = payload->due.size() >= limit;
-          if (more_due) {
+          if (more_due && restart_walk) {
+            cursor.reset();  // a write failed while this fetch ran: its domains are behind
+          } else if (more_due) {
             cursor = store::DueCursor{payload->due.back().state.next_check_at, payload->due.back().domain.id};
           } else {
             cursor.reset();  // ran out: the next walk starts from the front
@@ -413,6 +419,7 @@ struct Daemon::Impl {
           if (!e.empty()) {
             ++failed_writes;
             cursor.reset();  // they are due behind the cursor now
+            if (fetching) restart_walk_after_fetch = true;
             if (stopping || writes_paused()) {
               // Results of lookups that were running when the pause began.
               spdlog::error("caad: writing {} results: {}; those domains stay due ({} failed writes in a row)",

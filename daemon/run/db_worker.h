@@ -15,8 +15,8 @@
 // deadline is timed on the loop, so when the machine is short of CPU the
 // lookups go first and the batched writes catch up in the gaps: a busy
 // database must not turn slow answers into false lookup failures. The
-// backlog cannot grow without bound, since fetching due domains is itself
-// a job behind the writes.
+// daemon bounds the results waiting for the writer (k_max_backlog_batches
+// in daemon.cpp).
 #pragma once
 
 #include <uv.h>

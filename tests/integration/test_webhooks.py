@@ -33,6 +33,7 @@ import http.server
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -89,6 +90,7 @@ class Receiver:
         self.server = None
         self.thread = None
         self.port = 0
+        self.placeholder = None  # holds the port while stopped
         self.start()
 
     def start(self):
@@ -120,6 +122,9 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
+        if self.placeholder:
+            self.placeholder.close()
+            self.placeholder = None
         server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
         self.server = server
@@ -128,11 +133,23 @@ class Receiver:
         self.thread.start()
 
     def stop(self):
-        """Closes the port: connections are refused until start()."""
+        """Closes the port: connections are refused until start(). A socket
+        bound to the port without listening keeps it, so that no server of a
+        test running meanwhile is given it (one that answered 405 did)."""
         if self.server:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+            self.placeholder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.placeholder.bind(("127.0.0.1", self.port))
+
+    def close(self):
+        """Stops for good: the port is given up too."""
+        self.stop()
+        if self.placeholder:
+            self.placeholder.close()
+            self.placeholder = None
 
     def answer(self, status, headers=None, delay=0):
         with self.lock:
@@ -295,7 +312,7 @@ class WebhookTest(unittest.TestCase):
             self.daemon.stop(signal.SIGKILL)
         if self.daemon and os.environ.get("CAAD_TEST_VERBOSE"):
             print(self.daemon.logs())
-        self.receiver.stop()
+        self.receiver.close()
         self.tmp.cleanup()
 
     def run_daemon(self, hooks, domains=(), renew_at=None):

@@ -6,8 +6,9 @@
 // written: due() keeps returning it until its new next_check_at is committed,
 // and the busy set keeps it from being checked twice. Fetches run on a
 // read-only connection of their own (`reader`), so they never wait for a
-// write (only, every k_status_ms, for the status counts); a fetch may therefore read a domain as it was before a write that
-// completes while the fetch runs, and the domains written meanwhile
+// write (only, every k_status_ms, for the status counts); a fetch may
+// therefore read a domain as it was before a write that completes while
+// the fetch runs, and the domains written meanwhile
 // (`written_while_fetching`) are skipped like busy ones. Results are written
 // by one write job at a time: those that arrive while a write runs wait in
 // `pending` and go in the next one, so the batches grow when the disk is
@@ -38,6 +39,7 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <deque>
 #include <fstream>
@@ -134,6 +136,9 @@ struct Daemon::Impl {
 
   uv_timer_t tick{}, wake{}, flush_timer{}, status_timer{}, watchdog{}, targets_timer{}, stop_timer{};
   uv_timer_t write_pause{};   // active: writes are failing, no new lookups start
+  std::array<uv_timer_t*, 8> timers() {
+    return {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer, &write_pause};
+  }
   unsigned failed_writes = 0;  // in a row
   unsigned write_pauses = 0;   // pauses since the last write that succeeded
   uv_signal_t sigterm{}, sigint{}, sighup{};
@@ -214,7 +219,7 @@ struct Daemon::Impl {
     notifier->on_delivery([this](std::string_view result) { daemon_metrics.count_webhook_delivery(result); });
     notifier->start();
 
-    for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer, &write_pause}) {
+    for (uv_timer_t* t : timers()) {
       uv_timer_init(&loop, t);
       t->data = this;
     }
@@ -326,8 +331,8 @@ struct Daemon::Impl {
   // Starts lookups for waiting domains while there are free slots, and
   // while the writer is keeping up (and not failing).
   void start_ready() {
-    const std::size_t max_backlog = k_max_backlog_batches * std::max<std::size_t>(cfg.batch_size, 1);
     if (writes_paused()) return;
+    const std::size_t max_backlog = k_max_backlog_batches * std::max<std::size_t>(cfg.batch_size, 1);
     while (!stopping && active < cfg.concurrency && !ready.empty() && pending.size() < max_backlog) {
       start_check(std::move(ready.front()));
       ready.pop_front();
@@ -388,12 +393,19 @@ struct Daemon::Impl {
     // else is being checked, so waiting would add nothing to it.
     if (pending.size() >= cfg.batch_size || (active == 0 && ready.empty())) {
       flush();
-    } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer))) {
-      uv_timer_start(&flush_timer, &Impl::on_flush, k_flush_ms, 0);
+    } else {
+      arm_flush_timer();
     }
     start_ready();
     if (more_due || (active == 0 && ready.empty())) maybe_fetch();
     if (stopping) maybe_finish_stop();
+  }
+
+  // Results wait at most k_flush_ms for their batch to fill.
+  void arm_flush_timer() {
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer))) {
+      uv_timer_start(&flush_timer, &Impl::on_flush, k_flush_ms, 0);
+    }
   }
 
   void flush() {
@@ -416,29 +428,7 @@ struct Daemon::Impl {
         },
         [this, batch, error](const std::string& job_error) {
           const std::string& e = job_error.empty() ? *error : job_error;
-          if (!e.empty()) {
-            ++failed_writes;
-            cursor.reset();  // they are due behind the cursor now
-            if (fetching) restart_walk_after_fetch = true;
-            if (stopping || writes_paused()) {
-              // Results of lookups that were running when the pause began.
-              spdlog::error("caad: writing {} results: {}; those domains stay due ({} failed writes in a row)",
-                            batch->size(), e, failed_writes);
-            } else {
-              ++write_pauses;
-              const std::uint64_t pause =
-                  std::min(k_write_retry_max_ms, k_write_retry_min_ms << std::min(write_pauses - 1, 6U));
-              spdlog::error("caad: writing {} results: {}; those domains stay due; no new checks for {} s ({} "
-                            "failed writes in a row)",
-                            batch->size(), e, pause / 1000, failed_writes);
-              uv_timer_start(&write_pause, &Impl::on_write_pause_end, pause, 0);
-            }
-          } else if (failed_writes > 0) {
-            spdlog::info("caad: results are written again, after {} failed writes", failed_writes);
-            failed_writes = 0;
-            write_pauses = 0;
-            uv_timer_stop(&write_pause);
-          }
+          note_write_outcome(batch->size(), e);
           writing = false;
           for (const auto& w : *batch) {
             busy.erase(w.domain_id);
@@ -448,8 +438,8 @@ struct Daemon::Impl {
           if (!pending.empty()) {
             if (flush_after_write || stopping || pending.size() >= cfg.batch_size) {
               flush();
-            } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&flush_timer))) {
-              uv_timer_start(&flush_timer, &Impl::on_flush, k_flush_ms, 0);
+            } else {
+              arm_flush_timer();
             }
           }
           if (stopping) {
@@ -459,6 +449,35 @@ struct Daemon::Impl {
             maybe_fetch();
           }
         });
+  }
+
+  // After each write: a failure starts a pause of new lookups (see the top
+  // of the file) unless one is running; a success ends it.
+  void note_write_outcome(std::size_t results, const std::string& error) {
+    if (error.empty()) {
+      if (failed_writes == 0) return;
+      spdlog::info("caad: results are written again, after {} failed writes", failed_writes);
+      failed_writes = 0;
+      write_pauses = 0;
+      uv_timer_stop(&write_pause);
+      return;
+    }
+    ++failed_writes;
+    cursor.reset();  // those domains are due behind the cursor now
+    if (fetching) restart_walk_after_fetch = true;
+    if (stopping || writes_paused()) {
+      // Results of lookups that were running when the pause began.
+      spdlog::error("caad: writing {} results: {}; those domains stay due ({} failed writes in a row)", results,
+                    error, failed_writes);
+      return;
+    }
+    ++write_pauses;
+    const std::uint64_t pause =
+        std::min(k_write_retry_max_ms, k_write_retry_min_ms << std::min(write_pauses - 1, 6U));
+    spdlog::error("caad: writing {} results: {}; those domains stay due; no new checks for {} s ({} failed "
+                  "writes in a row)",
+                  results, error, pause / 1000, failed_writes);
+    uv_timer_start(&write_pause, &Impl::on_write_pause_end, pause, 0);
   }
 
   void check_targets() {
@@ -647,9 +666,7 @@ struct Daemon::Impl {
     if (metrics_server) metrics_server->close();
     if (db) db->close();  // once its last completion has run
     if (reader) reader->close();
-    for (uv_timer_t* t : {&tick, &wake, &flush_timer, &status_timer, &watchdog, &targets_timer, &stop_timer, &write_pause}) {
-      close_handle(t);
-    }
+    for (uv_timer_t* t : timers()) close_handle(t);
     for (uv_signal_t* s : {&sigterm, &sigint, &sighup}) close_handle(s);
   }
 

@@ -346,8 +346,8 @@ def run_sweep(caad: str, cfg: str, db: str, n: int, work: str, args, log_name: s
 
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds of the loop thread (the main thread: DNS, assessing,
-    scheduling), of the database writer ("caad-db": writes, history, status),
-    of the reader ("caad-db-read": the due fetches) and of any other threads;
+    scheduling), of the database writer ("caad-db": writes, history, heartbeat),
+    of the reader ("caad-db-read": due fetches, status counts) and of any other threads;
     and, from /proc/.../schedstat, the seconds each of the first three was
     ready to run but waited for a CPU ("loop_wait", "db_wait", "read_wait")."""
     out = {"loop": 0.0, "db": 0.0, "read": 0.0, "other": 0.0,
